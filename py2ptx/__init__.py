@@ -1,0 +1,23 @@
+"""py2ptx: helpers for the course *From Python to PTX*.
+
+One module per concern (each names the notebook that teaches it):
+
+==============  =============================================================
+``doctor``      what this machine has; how each rung runs here (00)
+``stack``       the layers of the stack and the real artifact at each (00)
+``ladder``      the registry of rungs, the one list every table derives from
+``sorts``       every CPU rung behind one ``sort(keys)`` interface (01, 02)
+``checks``      reference inputs, validation, first-mismatch messages (01)
+``timing``      one ``Timing`` type; CPU via timeit, GPU via CuPy events (01)
+``cbuild``      C source -> cached shared library -> ctypes function (02)
+``cudatools``   CUDA C -> PTX -> cubin -> SASS on the CPU, from pip wheels (00)
+``results``     recorded runs with provenance, and their loader
+``plots``       the stack diagram, the speedup ladder, time vs n
+``widgets``     the notebooks' interactive pieces
+``exercises``   the labs' self-checks
+==============  =============================================================
+
+Importing the package is cheap; each module imports its heavy dependencies itself.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,307 @@
+"""The CUDA toolchain on the CPU: CUDA C -> PTX -> cubin -> SASS, with no GPU.
+
+Taught in notebook 00 (the stack) and used by every GPU notebook after it.
+
+Everything here runs on a machine without a GPU or a driver. The tools come from
+NVIDIA's pip wheels installed in this Python environment (``nvidia-cuda-nvrtc``,
+``nvidia-cuda-nvcc`` for ptxas, ``nvidia-cuda-nvdisasm``, ``nvidia-cuda-cuobjdump``);
+a system CUDA (``$CUDA_HOME``, ``/usr/local/cuda``) is only a fallback, and
+:func:`toolchain` says which one was used.
+
+NVRTC is called through ``ctypes`` rather than a binding package so that the one
+library this module loads is exactly the one :func:`find_nvrtc` reports.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_ARCH = "sm_90"  # Hopper (H100/H200), the course's recorded GPU
+KERNELS = Path(__file__).parent / "kernels"
+
+
+class ToolNotFound(RuntimeError):
+    """A CUDA tool is neither in this environment's NVIDIA wheels nor on the system."""
+
+
+class CudaCompileError(RuntimeError):
+    """NVRTC or ptxas rejected a source; the message carries the compiler's log."""
+
+    def __init__(self, message: str, log: str = ""):
+        super().__init__(message)
+        self.log = log
+
+
+@dataclass(frozen=True)
+class Tool:
+    """Where one CUDA tool was found and where it came from."""
+
+    name: str
+    path: Path
+    origin: str  # "pip wheel (this environment)" or "system CUDA"
+    version: str
+
+    @property
+    def from_environment(self) -> bool:
+        return self.origin.startswith("pip wheel")
+
+
+# --------------------------------------------------------------------------- finding
+
+
+def _wheel_roots() -> list[Path]:
+    """The folders NVIDIA's CUDA wheels install into, for this Python only."""
+    try:
+        import nvidia  # namespace package made by the nvidia-* wheels
+    except ImportError:
+        return []
+    roots: list[Path] = []
+    for base in map(Path, getattr(nvidia, "__path__", [])):
+        # CUDA 13 wheels share nvidia/cu13/{bin,lib}; CUDA 12 wheels use one folder each.
+        roots += sorted(base.glob("cu1[0-9]")) + sorted(base.glob("cuda_*"))
+    return roots
+
+
+def _system_roots() -> list[Path]:
+    roots = [os.environ.get(v) for v in ("CUDA_HOME", "CUDA_PATH")] + ["/usr/local/cuda"]
+    return [Path(r) for r in roots if r and Path(r).is_dir()]
+
+
+def _search(relative_globs: list[str]) -> tuple[Path, str] | None:
+    for origin, roots in (
+        ("pip wheel (this environment)", _wheel_roots()),
+        ("system CUDA", _system_roots()),
+    ):
+        for root in roots:
+            for pattern in relative_globs:
+                hits = sorted(root.glob(pattern))
+                if hits:
+                    return hits[0], origin
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def find_tool(name: str) -> Tool:
+    """Locate ``ptxas``, ``nvdisasm`` or ``cuobjdump``: this environment's wheels first."""
+    found = _search([f"bin/{name}"])
+    if found is None and shutil.which(name):
+        found = (Path(shutil.which(name)), "system CUDA")
+    if found is None:
+        raise ToolNotFound(
+            f"{name} was not found. It comes with the pip wheel "
+            f"nvidia-cuda-{'nvcc' if name == 'ptxas' else name}; run `make lab` or "
+            f"`pip install -e .` in the course folder to install it."
+        )
+    path, origin = found
+    out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=60)
+    match = re.search(r"release (\d+\.\d+), V([\d.]+)", out.stdout)
+    version = match.group(2) if match else out.stdout.strip().splitlines()[-1:][0]
+    return Tool(name, path, origin, version)
+
+
+@functools.lru_cache(maxsize=None)
+def find_nvrtc() -> Tool:
+    """Locate libnvrtc: this environment's ``nvidia-cuda-nvrtc`` wheel first."""
+    found = _search(["lib/libnvrtc.so.1[0-9]", "lib/libnvrtc.so", "lib64/libnvrtc.so"])
+    if found is None:
+        raise ToolNotFound(
+            "libnvrtc was not found. It comes with the pip wheel nvidia-cuda-nvrtc; "
+            "run `make lab` or `pip install -e .` in the course folder to install it."
+        )
+    path, origin = found
+    lib = ctypes.CDLL(str(path))
+    major, minor = ctypes.c_int(), ctypes.c_int()
+    lib.nvrtcVersion(ctypes.byref(major), ctypes.byref(minor))
+    return Tool("nvrtc", path, origin, f"{major.value}.{minor.value}")
+
+
+def toolchain() -> list[Tool]:
+    """Every tool the course uses on the CPU, found or raising :class:`ToolNotFound`."""
+    return [find_nvrtc()] + [find_tool(t) for t in ("ptxas", "nvdisasm", "cuobjdump")]
+
+
+# --------------------------------------------------------------------------- NVRTC
+
+
+@functools.lru_cache(maxsize=None)
+def _nvrtc() -> ctypes.CDLL:
+    path = find_nvrtc().path
+    # libnvrtc dlopen()s its builtins by bare name at compile time; loading the copy
+    # beside it first makes that find this environment's file, not a system one.
+    for builtins in sorted(path.parent.glob("libnvrtc-builtins.so*")):
+        if ".alt." not in builtins.name:
+            ctypes.CDLL(str(builtins), mode=ctypes.RTLD_GLOBAL)
+    lib = ctypes.CDLL(str(path))
+    lib.nvrtcGetErrorString.restype = ctypes.c_char_p
+    return lib
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        msg = _nvrtc().nvrtcGetErrorString(result).decode()
+        raise CudaCompileError(f"NVRTC {what} failed: {msg}")
+
+
+def supported_archs() -> list[str]:
+    """The real architectures (``sm_XX``) this NVRTC can compile for."""
+    lib = _nvrtc()
+    count = ctypes.c_int()
+    _check(lib.nvrtcGetNumSupportedArchs(ctypes.byref(count)), "GetNumSupportedArchs")
+    archs = (ctypes.c_int * count.value)()
+    _check(lib.nvrtcGetSupportedArchs(archs), "GetSupportedArchs")
+    return [f"sm_{a}" for a in archs]
+
+
+def _read_source(source: str | os.PathLike) -> tuple[str, str]:
+    """(text, name): a path is read from disk, anything else is CUDA C text."""
+    if isinstance(source, os.PathLike) or (
+        isinstance(source, str) and "\n" not in source and source.endswith(".cu")
+    ):
+        path = Path(source)
+        if not path.is_absolute() and not path.exists():
+            path = KERNELS / "cuda" / path
+        return path.read_text(), path.name
+    return str(source), "cell.cu"
+
+
+def _compile(source, arch: str, options: tuple[str, ...], want: str) -> bytes:
+    text, name = _read_source(source)
+    arch_number = re.fullmatch(r"(?:sm|compute)_(\d+[a-z]?)", arch)
+    if arch_number is None:
+        raise ValueError(f"arch must look like 'sm_90' or 'sm_75', not {arch!r}")
+    # PTX is requested for the virtual architecture, a cubin for the real one.
+    target = f"compute_{arch_number.group(1)}" if want == "ptx" else f"sm_{arch_number.group(1)}"
+    lib = _nvrtc()
+    prog = ctypes.c_void_p()
+    _check(
+        lib.nvrtcCreateProgram(ctypes.byref(prog), text.encode(), name.encode(), 0, None, None),
+        "CreateProgram",
+    )
+    try:
+        opts = [f"--gpu-architecture={target}", "--std=c++17", *options]
+        c_opts = (ctypes.c_char_p * len(opts))(*[o.encode() for o in opts])
+        result = lib.nvrtcCompileProgram(prog, len(opts), c_opts)
+        size = ctypes.c_size_t()
+        lib.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
+        log = ctypes.create_string_buffer(size.value)
+        lib.nvrtcGetProgramLog(prog, log)
+        log_text = log.value.decode(errors="replace").strip()
+        if result != 0:
+            raise CudaCompileError(
+                f"NVRTC {find_nvrtc().version} could not compile {name} for {target}:\n"
+                f"{log_text}",
+                log_text,
+            )
+        getter = "PTX" if want == "ptx" else "CUBIN"
+        _check(getattr(lib, f"nvrtcGet{getter}Size")(prog, ctypes.byref(size)), getter)
+        buf = ctypes.create_string_buffer(size.value)
+        _check(getattr(lib, f"nvrtcGet{getter}")(prog, buf), getter)
+        return buf.raw
+    finally:
+        lib.nvrtcDestroyProgram(ctypes.byref(prog))
+
+
+def ptx_for(source: str | os.PathLike, arch: str = DEFAULT_ARCH, options=()) -> str:
+    """CUDA C (a ``.cu`` path, a file name under kernels/cuda, or text) -> PTX text."""
+    return _compile(source, arch, tuple(options), "ptx").rstrip(b"\0").decode()
+
+
+def cubin_for(source: str | os.PathLike, arch: str = DEFAULT_ARCH, options=()) -> bytes:
+    """CUDA C -> a cubin (machine code for one real GPU architecture), via NVRTC.
+
+    NVRTC runs ptxas internally, so this is also the check that inline PTX is
+    valid: PTX text alone proves nothing until it has been assembled.
+    """
+    return _compile(source, arch, tuple(options), "cubin")
+
+
+def ptx_version(ptx: str) -> str:
+    """The ``.version`` directive of a PTX text (the PTX ISA it needs the driver to know)."""
+    match = re.search(r"^\s*\.version\s+(\d+\.\d+)", ptx, re.MULTILINE)
+    if match is None:
+        raise ValueError("no .version directive: this is not PTX")
+    return match.group(1)
+
+
+# --------------------------------------------------------------------------- SASS
+
+
+def sass_for(source_or_cubin, arch: str = DEFAULT_ARCH, options=()) -> str:
+    """SASS, the GPU's real machine code, of a cubin (bytes) or CUDA C source.
+
+    Disassembled by ``cuobjdump -sass`` from this environment's wheel.
+    """
+    cubin = (
+        source_or_cubin
+        if isinstance(source_or_cubin, bytes | bytearray)
+        else cubin_for(source_or_cubin, arch, options)
+    )
+    with tempfile.TemporaryDirectory(prefix="py2ptx-") as tmp:
+        path = Path(tmp) / "kernel.cubin"
+        path.write_bytes(bytes(cubin))
+        out = subprocess.run(
+            [str(find_tool("cuobjdump").path), "-sass", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    if out.returncode != 0:
+        raise RuntimeError(f"cuobjdump failed: {out.stderr.strip()}")
+    return out.stdout
+
+
+_SASS_LINE = re.compile(r"\s*/\*([0-9a-f]{4,})\*/\s+(.*?)\s*;?\s*(?:/\*.*)?$")
+
+
+def sass_instructions(sass: str) -> list[str]:
+    """Just the instructions of a ``cuobjdump -sass`` listing, one per line."""
+    return [m.group(2).rstrip(" ;") for m in map(_SASS_LINE.match, sass.splitlines()) if m]
+
+
+def compact_sass(sass: str) -> str:
+    """A ``cuobjdump -sass`` listing for reading: function names and instructions with
+    their addresses, without the encodings and the NOP padding after the last EXIT."""
+    out: list[str] = []
+    for line in sass.splitlines():
+        if "Function :" in line:
+            out.append(line.strip())
+            continue
+        match = _SASS_LINE.match(line)
+        if match is None:
+            continue
+        instr = match.group(2).rstrip(" ;")
+        if instr == "NOP" or (instr.startswith("BRA ") and out and out[-1].endswith("EXIT")):
+            continue  # alignment padding and the self-loop that guards the end
+        out.append(f"  /*{match.group(1)}*/  {instr}")
+    return "\n".join(out)
+
+
+def assemble_ptx(ptx: str, arch: str = DEFAULT_ARCH) -> bytes:
+    """PTX text -> cubin with ptxas, the assembler the driver's JIT also uses."""
+    with tempfile.TemporaryDirectory(prefix="py2ptx-") as tmp:
+        src, out = Path(tmp) / "kernel.ptx", Path(tmp) / "kernel.cubin"
+        src.write_text(ptx)
+        run = subprocess.run(
+            [str(find_tool("ptxas").path), f"-arch={arch}", str(src), "-o", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if run.returncode != 0:
+            log = run.stderr.replace(str(src), "kernel.ptx").strip()
+            raise CudaCompileError(f"ptxas could not assemble the PTX for {arch}:\n{log}", log)
+        return out.read_bytes()
+
+
+def environment_prefix() -> Path:
+    """The Python environment the course runs in (a tool 'from the environment' lives here)."""
+    return Path(sys.prefix).resolve()

@@ -1,0 +1,184 @@
+"""The hardware-software stack, and the real artifact of one compare-and-swap at each layer.
+
+Taught in notebook 00. :data:`LAYERS` is the one description of the stack (the
+diagram in :mod:`py2ptx.plots` and the ladder's ``layer`` field use it).
+:func:`artifact` produces, *on this machine*, what each layer makes of the same
+three-line step: Python bytecode, x86 assembly from gcc, LLVM IR from Numba, the
+CUDA C source, the PTX NVRTC emits and the SASS ptxas assembles from it.
+"""
+
+from __future__ import annotations
+
+import dis
+import inspect
+import io
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Layer:
+    key: str
+    title: str
+    members: tuple[str, ...]  # what lives at this layer
+    beside: tuple[str, ...]  # alternatives at the same layer (not used in the course)
+    summary: str
+
+
+LAYERS: dict[str, Layer] = {
+    layer.key: layer
+    for layer in (
+        Layer("application", "Application", ("Python", "PyTorch"), (),
+              "The program as its author wrote it: what to compute, not how."),
+        Layer("compilers", "Languages and compilers",
+              ("CPython", "gcc", "LLVM (Numba)", "NVCC / NVRTC", "Triton"), (),
+              "Turn source into something lower: bytecode for an interpreter, machine "
+              "code for the CPU, PTX for the GPU."),
+        Layer("runtime", "CUDA runtime and driver", ("CUDA runtime", "CUDA driver"),
+              ("OpenCL", "DirectX"),
+              "Load GPU code, move memory, launch kernels. The driver also JIT-compiles "
+              "PTX it is handed into SASS for the GPU it finds."),
+        Layer("ptx", "PTX (virtual ISA)", ("PTX",), (),
+              "NVIDIA's virtual instruction set: stable across GPU generations, not what "
+              "the chip runs. Writing PTX by hand is still inside CUDA's toolchain."),
+        Layer("sass", "SASS (machine code)", ("ptxas", "SASS"), (),
+              "The GPU's real instructions for one architecture (sm_75, sm_90, ...), "
+              "made from PTX by ptxas (in NVCC, NVRTC or the driver)."),
+        Layer("hardware", "Hardware", ("SMs", "L2 cache", "HBM"), (),
+              "Streaming multiprocessors run warps of 32 threads; all SMs share the L2 "
+              "cache and the high-bandwidth memory behind it."),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    key: str
+    title: str
+    layer: str
+    made_by: str  # the tool that produced it, on this machine
+    language: str  # for syntax highlighting
+    text: str
+
+
+# --------------------------------------------------------------------------- producers
+
+
+def _python_source() -> Artifact:
+    from .kernels import bubble_python
+
+    return Artifact("python", "Python source", "application", "you", "python",
+                    inspect.getsource(bubble_python.compare_swap))
+
+
+def _bytecode() -> Artifact:
+    from .kernels import bubble_python
+
+    buf = io.StringIO()
+    dis.dis(bubble_python.compare_swap, file=buf)
+    return Artifact("bytecode", "CPython bytecode", "compilers", "CPython (dis)", "text",
+                    buf.getvalue())
+
+
+def _x86() -> Artifact:
+    from .cbuild import asm_for, compiler_version
+
+    flags = ("-O2",)
+    asm = asm_for("compare_swap.c", flags, function="compare_swap")
+    return Artifact("x86", "x86-64 assembly", "compilers",
+                    f"{compiler_version()} {' '.join(flags)}", "gas", asm)
+
+
+def _llvm() -> Artifact:
+    import numpy as np
+
+    from .kernels import bubble_numba
+
+    bubble_numba.compare_swap(np.zeros(2, dtype=np.int32), 0)  # compile for (int32[:], int64)
+    sig = bubble_numba.compare_swap.signatures[0]
+    ir = bubble_numba.compare_swap.inspect_llvm(sig)
+    # Numba also emits a CPython wrapper and helpers; keep the function itself.
+    blocks = re.findall(r"^define .*?^}", ir, re.MULTILINE | re.DOTALL)
+    body = next(b for b in blocks if "compare_swap" in b.split("(")[0]
+                and "cpython" not in b.split("(")[0] and "cfunc" not in b.split("(")[0])
+    import numba
+
+    return Artifact("llvm", "LLVM IR (Numba)", "compilers", f"Numba {numba.__version__}",
+                    "llvm", body)
+
+
+def _cuda_c() -> Artifact:
+    from .cudatools import KERNELS
+
+    return Artifact("cuda", "CUDA C", "compilers", "you (input to NVRTC)", "cuda",
+                    (KERNELS / "cuda" / "compare_swap.cu").read_text())
+
+
+def _ptx() -> Artifact:
+    from .cudatools import DEFAULT_ARCH, find_nvrtc, ptx_for
+
+    return Artifact("ptx", f"PTX for {DEFAULT_ARCH}", "ptx",
+                    f"NVRTC {find_nvrtc().version} ({find_nvrtc().origin})", "text",
+                    ptx_for("compare_swap.cu"))
+
+
+def _sass() -> Artifact:
+    from .cudatools import DEFAULT_ARCH, compact_sass, find_tool, sass_for
+
+    return Artifact("sass", f"SASS for {DEFAULT_ARCH}", "sass",
+                    f"NVRTC's ptxas, disassembled by cuobjdump {find_tool('cuobjdump').version}",
+                    "text", compact_sass(sass_for("compare_swap.cu")))
+
+
+def _runtime() -> Artifact:
+    from .doctor import probe
+
+    report = probe()
+    return Artifact("runtime", "CUDA runtime and driver on this machine", "runtime",
+                    "py2ptx doctor", "text", report.section_text("GPU"))
+
+
+def _hardware() -> Artifact:
+    from .doctor import probe
+
+    report = probe()
+    text = report.section_text("Machine") + "\n" + report.section_text("GPU")
+    return Artifact("hardware", "The hardware this notebook runs on", "hardware",
+                    "py2ptx doctor", "text", text)
+
+
+#: key -> (layer, producer), in teaching order down the stack.
+PRODUCERS = {
+    "python": ("application", _python_source),
+    "bytecode": ("compilers", _bytecode),
+    "x86": ("compilers", _x86),
+    "llvm": ("compilers", _llvm),
+    "cuda": ("compilers", _cuda_c),
+    "runtime": ("runtime", _runtime),
+    "ptx": ("ptx", _ptx),
+    "sass": ("sass", _sass),
+    "hardware": ("hardware", _hardware),
+}
+
+
+def artifact(key: str) -> Artifact:
+    """Produce one artifact of the compare-and-swap step, now, on this machine.
+
+    If the tool behind it is missing, the artifact's text says what is missing and
+    how to get it, instead of raising (notebook 00 must run everywhere).
+    """
+    if key not in PRODUCERS:
+        raise KeyError(f"no artifact {key!r}; choose from {', '.join(PRODUCERS)}")
+    layer, produce = PRODUCERS[key]
+    try:
+        return produce()
+    except Exception as err:  # a missing tool must not stop the lesson
+        return Artifact(key, key, layer, "nothing: the tool is missing", "text",
+                        f"Could not produce this on this machine:\n  {type(err).__name__}: {err}")
+
+
+def artifacts_for_layer(layer: str) -> list[str]:
+    """The artifact keys that belong to one layer, in teaching order."""
+    if layer not in LAYERS:
+        raise KeyError(f"no layer {layer!r}; choose from {', '.join(LAYERS)}")
+    return [key for key, (where, _) in PRODUCERS.items() if where == layer]

@@ -1,0 +1,121 @@
+"""Timing: one result type for every measurement in the course.
+
+Taught in notebook 01. CPU code is timed with :mod:`timeit` (after a warm-up, so
+Numba's compilation and the first cache misses stay out of the numbers); GPU code
+with :func:`cupyx.profiler.benchmark`, which times with CUDA events. Every printed
+figure is a median with its spread beside it.
+"""
+
+from __future__ import annotations
+
+import statistics
+import timeit
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
+
+
+def format_seconds(t: float) -> str:
+    """``0.01234`` -> ``'12.3 ms'``."""
+    for scale, unit in _UNITS:
+        if abs(t) >= scale or unit == "ns":
+            return f"{t / scale:.3g} {unit}"
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Repeated measurements of one thing, in seconds per call.
+
+    ``where`` says what was timed: ``"cpu"`` (host clock), ``"gpu"`` (CUDA events)
+    or ``"simulator"`` (Numba's CUDA simulator: correct results, meaningless speed).
+    """
+
+    samples: tuple[float, ...]
+    label: str = ""
+    where: str = "cpu"
+    n: int | None = None
+    meta: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        if not self.samples:
+            raise ValueError("a Timing needs at least one sample")
+
+    @property
+    def repeats(self) -> int:
+        return len(self.samples)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def spread(self) -> float:
+        """Interquartile range (p75 - p25) of the samples; 0 for fewer than two."""
+        if len(self.samples) < 2:
+            return 0.0
+        q = statistics.quantiles(self.samples, n=4, method="inclusive")
+        return q[2] - q[0]
+
+    @property
+    def best(self) -> float:
+        return min(self.samples)
+
+    def __str__(self) -> str:
+        what = {"gpu": "GPU events", "simulator": "SIMULATOR, not GPU speed"}.get(self.where, "")
+        extra = f", {what}" if what else ""
+        label = f"{self.label}: " if self.label else ""
+        return (f"{label}{format_seconds(self.median)} median "
+                f"(IQR {format_seconds(self.spread)}, {self.repeats} repeats{extra})")
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "where": self.where, "n": self.n,
+                "median_s": self.median, "spread_s": self.spread,
+                "repeats": self.repeats, "samples_s": list(self.samples), **self.meta}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Timing:
+        known = {"label", "where", "n", "median_s", "spread_s", "repeats", "samples_s"}
+        return cls(tuple(d["samples_s"]), d.get("label", ""), d.get("where", "cpu"),
+                   d.get("n"), {k: v for k, v in d.items() if k not in known})
+
+
+def time_cpu(fn: Callable, *args, repeats: int = 5, warmup: int = 1,
+             min_sample_s: float = 0.02, label: str = "", n: int | None = None) -> Timing:
+    """Time ``fn(*args)`` on the CPU with :mod:`timeit`: median of ``repeats`` samples.
+
+    Each sample loops ``fn`` enough times to last ``min_sample_s`` (one call for slow
+    functions) and is divided back to seconds per call. ``warmup`` calls run first
+    and are not timed (JIT compilation, page faults, cold caches).
+    """
+    if repeats < 1:
+        raise ValueError("repeats must be at least 1")
+    for _ in range(warmup):
+        fn(*args)
+    timer = timeit.Timer(lambda: fn(*args))
+    number = 1
+    first = timer.timeit(number)
+    samples = [first]
+    if first < min_sample_s:
+        number = max(1, int(min_sample_s / max(first, 1e-9)))
+        samples = []
+    while len(samples) < repeats:
+        samples.append(timer.timeit(number) / number)
+    return Timing(tuple(samples), label=label, where="cpu", n=n, meta={"calls_per_sample": number})
+
+
+def time_gpu(fn: Callable, *args, repeats: int = 20, warmup: int = 3,
+             label: str = "", n: int | None = None) -> Timing:
+    """Time GPU work ``fn(*args)`` with CUDA events via :func:`cupyx.profiler.benchmark`."""
+    try:
+        from cupyx.profiler import benchmark
+    except ImportError as err:
+        raise RuntimeError(
+            "time_gpu needs CuPy and an NVIDIA GPU. Without one, the course shows the "
+            "recorded GPU run from results/ instead (py2ptx.results.latest_run)."
+        ) from err
+    result = benchmark(fn, args, n_repeat=repeats, n_warmup=warmup, name=label or "gpu")
+    gpu_times = tuple(float(t) for t in result.gpu_times[0])
+    return Timing(gpu_times, label=label, where="gpu", n=n,
+                  meta={"cpu_median_s": float(statistics.median(result.cpu_times))})
