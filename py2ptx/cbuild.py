@@ -90,7 +90,7 @@ def compiler() -> str:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compiler_version() -> str:
     out = subprocess.run([compiler(), "--version"], capture_output=True, text=True, timeout=60)
     return out.stdout.splitlines()[0] if out.stdout else "unknown"

@@ -89,7 +89,7 @@ def _search(relative_globs: list[str]) -> tuple[Path, str] | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def find_tool(name: str) -> Tool:
     """Locate ``ptxas``, ``nvdisasm`` or ``cuobjdump``: this environment's wheels first."""
     found = _search([f"bin/{name}"])
@@ -108,7 +108,7 @@ def find_tool(name: str) -> Tool:
     return Tool(name, path, origin, version)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def find_nvrtc() -> Tool:
     """Locate libnvrtc: this environment's ``nvidia-cuda-nvrtc`` wheel first."""
     found = _search(["lib/libnvrtc.so.1[0-9]", "lib/libnvrtc.so", "lib64/libnvrtc.so"])
@@ -132,7 +132,7 @@ def toolchain() -> list[Tool]:
 # --------------------------------------------------------------------------- NVRTC
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _nvrtc() -> ctypes.CDLL:
     path = find_nvrtc().path
     # libnvrtc dlopen()s its builtins by bare name at compile time; loading the copy

@@ -271,7 +271,7 @@ def _probe_gpu(report: Report) -> None:
         ptx = highest_ptx_isa(info["driver_cuda"])
         report.add("GPU", "highest PTX ISA the driver accepts", ptx or "unknown", bool(ptx))
     if "runtime_cuda" in info:
-        report.add("GPU", "CUDA runtime (CuPy)", "%d.%d" % info["runtime_cuda"], True)
+        report.add("GPU", "CUDA runtime (CuPy)", "{}.{}".format(*info["runtime_cuda"]), True)
     if "note" in info:
         report.add("GPU", "CuPy", info["note"] + " -- run `make lab` to install the "
                    "CuPy wheel that matches the driver", False)

@@ -31,7 +31,7 @@ def bubble_python(keys: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.int32)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def c_bubble_function(flags: tuple[str, ...] = C_FLAGS_SCALAR):
     """``bubble_sort(int32_t *a, int32_t n)`` from kernels/c/bubble_sort.c, built with ``flags``."""
     from .cbuild import INT32_ARRAY, build_c

@@ -28,31 +28,61 @@ class Layer:
 LAYERS: dict[str, Layer] = {
     layer.key: layer
     for layer in (
-        Layer("application", "Application", ("Python", "PyTorch"), (),
-              "The program as its author wrote it: what to compute, not how."),
-        Layer("compilers", "Languages and compilers",
-              ("CPython", "gcc", "LLVM (Numba)", "NVCC / NVRTC", "Triton"), (),
-              "Turn source into something lower: bytecode for an interpreter, machine "
-              "code for the CPU, PTX for the GPU."),
-        Layer("runtime", "CUDA runtime and driver", ("CUDA runtime", "CUDA driver"),
-              ("OpenCL", "DirectX"),
-              "Load GPU code, move memory, launch kernels. The driver also JIT-compiles "
-              "PTX it is handed into SASS for the GPU it finds."),
-        Layer("ptx", "PTX (virtual ISA)", ("PTX",), (),
-              "NVIDIA's virtual instruction set: stable across GPU generations, not what "
-              "the chip runs. Writing PTX by hand is still inside CUDA's toolchain."),
-        Layer("sass", "SASS (machine code)", ("ptxas", "SASS"), (),
-              "The GPU's real instructions for one architecture (sm_75, sm_90, ...), "
-              "made from PTX by ptxas (in NVCC, NVRTC or the driver)."),
-        Layer("hardware", "Hardware", ("SMs", "L2 cache", "HBM"), (),
-              "Streaming multiprocessors run warps of 32 threads; all SMs share the L2 "
-              "cache and the high-bandwidth memory behind it."),
+        Layer(
+            "application",
+            "Application",
+            ("Python", "PyTorch"),
+            (),
+            "The program as its author wrote it: what to compute, not how.",
+        ),
+        Layer(
+            "compilers",
+            "Languages and compilers",
+            ("CPython", "gcc", "LLVM (Numba)", "NVCC / NVRTC", "Triton"),
+            (),
+            "Turn source into something lower: bytecode for an interpreter, machine "
+            "code for the CPU, PTX for the GPU.",
+        ),
+        Layer(
+            "runtime",
+            "CUDA runtime and driver",
+            ("CUDA runtime", "CUDA driver"),
+            ("OpenCL", "DirectX"),
+            "Load GPU code, move memory, launch kernels. The driver also JIT-compiles "
+            "PTX it is handed into SASS for the GPU it finds.",
+        ),
+        Layer(
+            "ptx",
+            "PTX (virtual ISA)",
+            ("PTX",),
+            (),
+            "NVIDIA's virtual instruction set: stable across GPU generations, not what "
+            "the chip runs. Writing PTX by hand is still inside CUDA's toolchain.",
+        ),
+        Layer(
+            "sass",
+            "SASS (machine code)",
+            ("ptxas", "SASS"),
+            (),
+            "The GPU's real instructions for one architecture (sm_75, sm_90, ...), "
+            "made from PTX by ptxas (in NVCC, NVRTC or the driver).",
+        ),
+        Layer(
+            "hardware",
+            "Hardware",
+            ("SMs", "L2 cache", "HBM"),
+            (),
+            "Streaming multiprocessors run warps of 32 threads; all SMs share the L2 "
+            "cache and the high-bandwidth memory behind it.",
+        ),
     )
 }
 
 
 @dataclass(frozen=True)
 class Artifact:
+    """What one layer made of the compare-and-swap step, and who made it."""
+
     key: str
     title: str
     layer: str
@@ -64,32 +94,29 @@ class Artifact:
 # --------------------------------------------------------------------------- producers
 
 
-def _python_source() -> Artifact:
+def _python_source() -> tuple[str, str, str]:
     from .kernels import bubble_python
 
-    return Artifact("python", "Python source", "application", "you", "python",
-                    inspect.getsource(bubble_python.compare_swap))
+    return ("you", "python", inspect.getsource(bubble_python.compare_swap))
 
 
-def _bytecode() -> Artifact:
+def _bytecode() -> tuple[str, str, str]:
     from .kernels import bubble_python
 
     buf = io.StringIO()
     dis.dis(bubble_python.compare_swap, file=buf)
-    return Artifact("bytecode", "CPython bytecode", "compilers", "CPython (dis)", "text",
-                    buf.getvalue())
+    return ("CPython (dis)", "text", buf.getvalue())
 
 
-def _x86() -> Artifact:
+def _x86() -> tuple[str, str, str]:
     from .cbuild import asm_for, compiler_version
 
     flags = ("-O2",)
     asm = asm_for("compare_swap.c", flags, function="compare_swap")
-    return Artifact("x86", "x86-64 assembly", "compilers",
-                    f"{compiler_version()} {' '.join(flags)}", "gas", asm)
+    return (f"{compiler_version()} {' '.join(flags)}", "gas", asm)
 
 
-def _llvm() -> Artifact:
+def _llvm() -> tuple[str, str, str]:
     import numpy as np
 
     from .kernels import bubble_numba
@@ -99,65 +126,70 @@ def _llvm() -> Artifact:
     ir = bubble_numba.compare_swap.inspect_llvm(sig)
     # Numba also emits a CPython wrapper and helpers; keep the function itself.
     blocks = re.findall(r"^define .*?^}", ir, re.MULTILINE | re.DOTALL)
-    body = next(b for b in blocks if "compare_swap" in b.split("(")[0]
-                and "cpython" not in b.split("(")[0] and "cfunc" not in b.split("(")[0])
+    body = next(
+        b
+        for b in blocks
+        if "compare_swap" in b.split("(")[0]
+        and "cpython" not in b.split("(")[0]
+        and "cfunc" not in b.split("(")[0]
+    )
     import numba
 
-    return Artifact("llvm", "LLVM IR (Numba)", "compilers", f"Numba {numba.__version__}",
-                    "llvm", body)
+    return (f"Numba {numba.__version__}", "llvm", body)
 
 
-def _cuda_c() -> Artifact:
+def _cuda_c() -> tuple[str, str, str]:
     from .cudatools import KERNELS
 
-    return Artifact("cuda", "CUDA C", "compilers", "you (input to NVRTC)", "cuda",
-                    (KERNELS / "cuda" / "compare_swap.cu").read_text())
+    return ("you (input to NVRTC)", "cuda", (KERNELS / "cuda" / "compare_swap.cu").read_text())
 
 
-def _ptx() -> Artifact:
-    from .cudatools import DEFAULT_ARCH, find_nvrtc, ptx_for
+def _ptx() -> tuple[str, str, str]:
+    from .cudatools import find_nvrtc, ptx_for
 
-    return Artifact("ptx", f"PTX for {DEFAULT_ARCH}", "ptx",
-                    f"NVRTC {find_nvrtc().version} ({find_nvrtc().origin})", "text",
-                    ptx_for("compare_swap.cu"))
-
-
-def _sass() -> Artifact:
-    from .cudatools import DEFAULT_ARCH, compact_sass, find_tool, sass_for
-
-    return Artifact("sass", f"SASS for {DEFAULT_ARCH}", "sass",
-                    f"NVRTC's ptxas, disassembled by cuobjdump {find_tool('cuobjdump').version}",
-                    "text", compact_sass(sass_for("compare_swap.cu")))
+    return (
+        f"NVRTC {find_nvrtc().version} ({find_nvrtc().origin})",
+        "text",
+        ptx_for("compare_swap.cu"),
+    )
 
 
-def _runtime() -> Artifact:
+def _sass() -> tuple[str, str, str]:
+    from .cudatools import compact_sass, find_tool, sass_for
+
+    return (
+        f"NVRTC's ptxas, disassembled by cuobjdump {find_tool('cuobjdump').version}",
+        "text",
+        compact_sass(sass_for("compare_swap.cu")),
+    )
+
+
+def _runtime() -> tuple[str, str, str]:
     from .doctor import probe
 
     report = probe()
-    return Artifact("runtime", "CUDA runtime and driver on this machine", "runtime",
-                    "py2ptx doctor", "text", report.section_text("GPU"))
+    return ("py2ptx doctor", "text", report.section_text("GPU"))
 
 
-def _hardware() -> Artifact:
+def _hardware() -> tuple[str, str, str]:
     from .doctor import probe
 
     report = probe()
     text = report.section_text("Machine") + "\n" + report.section_text("GPU")
-    return Artifact("hardware", "The hardware this notebook runs on", "hardware",
-                    "py2ptx doctor", "text", text)
+    return ("py2ptx doctor", "text", text)
 
 
-#: key -> (layer, producer), in teaching order down the stack.
+#: key -> (layer, title, producer), in teaching order down the stack.
 PRODUCERS = {
-    "python": ("application", _python_source),
-    "bytecode": ("compilers", _bytecode),
-    "x86": ("compilers", _x86),
-    "llvm": ("compilers", _llvm),
-    "cuda": ("compilers", _cuda_c),
-    "runtime": ("runtime", _runtime),
-    "ptx": ("ptx", _ptx),
-    "sass": ("sass", _sass),
-    "hardware": ("hardware", _hardware),
+    "python": ("application", "Python source", _python_source),
+    "bytecode": ("compilers", "CPython bytecode", _bytecode),
+    "x86": ("compilers", "x86-64 assembly (gcc)", _x86),
+    "llvm": ("compilers", "LLVM IR (Numba)", _llvm),
+    "cuda": ("compilers", "CUDA C (input to NVRTC)", _cuda_c),
+    "runtime": ("runtime", "CUDA runtime and driver on this machine", _runtime),
+    "ptx": ("ptx", "PTX for sm_90 (NVRTC)", _ptx),
+    "sass": ("sass", "SASS for sm_90 (ptxas, via NVRTC)", _sass),
+    "hardware": ("hardware", "The hardware this notebook runs on", _hardware),
 }
 
 
@@ -169,16 +201,17 @@ def artifact(key: str) -> Artifact:
     """
     if key not in PRODUCERS:
         raise KeyError(f"no artifact {key!r}; choose from {', '.join(PRODUCERS)}")
-    layer, produce = PRODUCERS[key]
+    layer, title, produce = PRODUCERS[key]
     try:
-        return produce()
+        made_by, language, text = produce()
     except Exception as err:  # a missing tool must not stop the lesson
-        return Artifact(key, key, layer, "nothing: the tool is missing", "text",
-                        f"Could not produce this on this machine:\n  {type(err).__name__}: {err}")
+        made_by, language = "nothing: the tool is missing", "text"
+        text = f"Could not produce this on this machine:\n  {type(err).__name__}: {err}"
+    return Artifact(key, title, layer, made_by, language, text)
 
 
 def artifacts_for_layer(layer: str) -> list[str]:
     """The artifact keys that belong to one layer, in teaching order."""
     if layer not in LAYERS:
         raise KeyError(f"no layer {layer!r}; choose from {', '.join(LAYERS)}")
-    return [key for key, (where, _) in PRODUCERS.items() if where == layer]
+    return [key for key, (where, _, _) in PRODUCERS.items() if where == layer]

@@ -119,3 +119,18 @@ def time_gpu(fn: Callable, *args, repeats: int = 20, warmup: int = 3,
     gpu_times = tuple(float(t) for t in result.gpu_times[0])
     return Timing(gpu_times, label=label, where="gpu", n=n,
                   meta={"cpu_median_s": float(statistics.median(result.cpu_times))})
+
+
+def fit_power_law(timings: list[Timing]) -> tuple[float, float]:
+    """Fit ``t = c * n**k`` to medians by least squares in log-log space; return (k, c).
+
+    Bubble sort should give k close to 2: double n, four times the work.
+    """
+    import numpy as np
+
+    pts = [(t.n, t.median) for t in timings if t.n and t.median > 0]
+    if len(pts) < 2:
+        raise ValueError("need timings at two or more sizes n to fit a power law")
+    log_n, log_t = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
+    k, log_c = np.polyfit(log_n, log_t, 1)
+    return float(k), float(np.exp(log_c))

@@ -1,0 +1,121 @@
+"""Plots: the stack diagram, the speedup ladder, time vs n.
+
+Every plot that shows a time says where it was measured (the ``machine`` argument
+is required): a number without its machine is not a measurement.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyBboxPatch
+
+from .ladder import rung
+from .stack import LAYERS
+from .timing import Timing, fit_power_law, format_seconds
+
+KIND_COLORS = {"baseline": "#7f7f7f", "same-algorithm": "#1f77b4",
+               "algorithm-change": "#d62728"}
+MODE_COLORS = {"runs": "#c7e9c0", "produced": "#fde0a0", "absent": "#eeeeee",
+               "CPU only": "#c7e9c0", None: "#dde8f5"}
+
+
+def stack_diagram(highlight: str | None = None, modes: dict | None = None, ax=None):
+    """The hardware-software stack, top (application) to bottom (hardware).
+
+    ``highlight`` outlines one layer; ``modes`` (the doctor's ``report.layers``)
+    colours each layer by what this machine does with it: runs it, only produces it
+    (PTX and SASS without a GPU), or lacks it.
+    """
+    layers = list(LAYERS.values())
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 0.9 * len(layers) + 0.8))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, len(layers))
+    ax.axis("off")
+    for i, layer in enumerate(layers):
+        y = len(layers) - 1 - i
+        mode, why = (modes or {}).get(layer.key, (None, ""))
+        width = 7.0 if layer.beside else 9.6
+        chosen = layer.key == highlight
+        ax.add_patch(FancyBboxPatch((0.2, y + 0.1), width, 0.8, boxstyle="round,pad=0.02",
+                                    fc=MODE_COLORS.get(mode, MODE_COLORS[None]),
+                                    ec="black" if chosen else "#888888",
+                                    lw=3 if chosen else 1))
+        ax.text(0.4, y + 0.62, layer.title, fontsize=11, weight="bold", va="center")
+        ax.text(0.4, y + 0.3, " · ".join(layer.members), fontsize=9, va="center")
+        if mode:
+            ax.text(0.2 + width - 0.15, y + 0.62, f"this machine: {mode}", fontsize=8,
+                    ha="right", va="center", style="italic")
+        if layer.beside:
+            ax.add_patch(FancyBboxPatch((7.4, y + 0.1), 2.4, 0.8, boxstyle="round,pad=0.02",
+                                        fc="#f4f4f4", ec="#bbbbbb", ls="--"))
+            ax.text(8.6, y + 0.62, "beside it", fontsize=8, ha="center", style="italic")
+            ax.text(8.6, y + 0.3, " · ".join(layer.beside), fontsize=9, ha="center")
+        if i:
+            ax.annotate("", xy=(1.2, y + 0.9), xytext=(1.2, y + 1.1),
+                        arrowprops={"arrowstyle": "->", "color": "#555555"})
+    ax.set_title("The stack, top to bottom: each layer turns the one above into "
+                 "something the one below runs", fontsize=10)
+    return ax.figure
+
+
+def speedup_ladder(timings: dict[str, Timing], machine: str, baseline: str = "python_bubble",
+                   ax=None):
+    """Speedup of each rung over ``baseline`` (log scale), coloured by kind of optimization.
+
+    ``timings`` maps rung keys to Timings measured at the same n.
+    """
+    if baseline not in timings:
+        raise ValueError(f"the baseline rung {baseline!r} must be among the timings")
+    ns = {t.n for t in timings.values()}
+    if len(ns) != 1:
+        raise ValueError(f"a speedup ladder compares rungs at one n; got n = {sorted(ns)}")
+    base = timings[baseline].median
+    keys = sorted(timings, key=lambda k: rung(k).number)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 0.55 * len(keys) + 1.5))
+    speedups = [base / timings[k].median for k in keys]
+    labels = [f"{rung(k).number}. {rung(k).title}" for k in keys]
+    colors = [KIND_COLORS[rung(k).kind] for k in keys]
+    y = range(len(keys))[::-1]
+    ax.barh(list(y), speedups, color=colors)
+    ax.set_xscale("log")
+    ax.set_yticks(list(y), labels)
+    for yi, k, s in zip(y, keys, speedups, strict=True):
+        t = timings[k]
+        ax.text(s * 1.08, yi, f"×{s:,.3g}  ({format_seconds(t.median)}, "
+                f"IQR {format_seconds(t.spread)})", va="center", fontsize=8)
+    ax.set_xlim(0.5, max(speedups) * 1000)
+    ax.set_xlabel(f"speedup over rung {rung(baseline).number} (log scale)")
+    n = ns.pop()
+    ax.set_title(f"Sorting n = {n:,} int32 keys, measured on {machine}", fontsize=10)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in KIND_COLORS.values()]
+    ax.legend(handles, list(KIND_COLORS), loc="upper center", bbox_to_anchor=(0.5, -0.18),
+              ncol=3, fontsize=8, frameon=False)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def time_vs_n(series: dict[str, list[Timing]], machine: str, fit: bool = True, ax=None):
+    """Time per sort against n, log-log, with the IQR as error bars and a power-law fit."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.5))
+    for label, timings in series.items():
+        timings = sorted(timings, key=lambda t: t.n)
+        ns = [t.n for t in timings]
+        med = [t.median for t in timings]
+        err = [t.spread / 2 for t in timings]
+        line = ax.errorbar(ns, med, yerr=err, marker="o", capsize=3, label=label)
+        if fit and len(timings) >= 2:
+            k, c = fit_power_law(timings)
+            ax.plot(ns, [c * n**k for n in ns], ls=":", color=line[0].get_color(),
+                    label=f"fit: t ∝ n^{k:.2f}")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("n (keys)")
+    ax.set_ylabel("time per sort (s, median)")
+    ax.set_title(f"Time vs n, measured on {machine}", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax.figure
