@@ -133,6 +133,11 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def machine_label() -> str:
+    """This machine in one line, for the title of every plot that shows a time."""
+    return f"{_cpu_name()} ({os.cpu_count()} cores), Python {platform.python_version()}"
+
+
 # --------------------------------------------------------------------------- probes
 
 

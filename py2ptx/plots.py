@@ -83,7 +83,8 @@ def speedup_ladder(timings: dict[str, Timing], machine: str, baseline: str = "py
     ax.set_yticks(list(y), labels)
     for yi, k, s in zip(y, keys, speedups, strict=True):
         t = timings[k]
-        ax.text(s * 1.08, yi, f"×{s:,.3g}  ({format_seconds(t.median)}, "
+        ax.text(s * 1.08, yi, f"×{s:,.0f}  (" if s >= 100 else f"×{s:.3g}  ("
+                f"{format_seconds(t.median)}, "
                 f"IQR {format_seconds(t.spread)})", va="center", fontsize=8)
     ax.set_xlim(0.5, max(speedups) * 1000)
     ax.set_xlabel(f"speedup over rung {rung(baseline).number} (log scale)")
@@ -105,11 +106,12 @@ def time_vs_n(series: dict[str, list[Timing]], machine: str, fit: bool = True, a
         ns = [t.n for t in timings]
         med = [t.median for t in timings]
         err = [t.spread / 2 for t in timings]
-        line = ax.errorbar(ns, med, yerr=err, marker="o", capsize=3, label=label)
         if fit and len(timings) >= 2:
             k, c = fit_power_law(timings)
-            ax.plot(ns, [c * n**k for n in ns], ls=":", color=line[0].get_color(),
-                    label=f"fit: t ∝ n^{k:.2f}")
+            label = f"{label}; fit t ∝ n^{k:.2f}"
+        line = ax.errorbar(ns, med, yerr=err, marker="o", capsize=3, label=label)
+        if fit and len(timings) >= 2:
+            ax.plot(ns, [c * n**k for n in ns], ls=":", color=line[0].get_color())
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("n (keys)")

@@ -83,7 +83,7 @@ def timing_explorer(sorts: dict[str, Callable], n_values: list[int], start: int,
     Every result is validated against ``np.sort`` before its time is shown.
     """
     from .checks import check_sorted, random_keys
-    from .doctor import _cpu_name
+    from .doctor import machine_label
     from .timing import time_cpu
 
     n_pick = w.SelectionSlider(options=n_values, value=start, description="n")
@@ -95,7 +95,7 @@ def timing_explorer(sorts: dict[str, Callable], n_values: list[int], start: int,
         keys = random_keys(n, seed=n)
         out.clear_output(wait=True)
         with out:
-            print(f"n = {n:,} random int32 keys on {_cpu_name()}")
+            print(f"n = {n:,} random int32 keys on {machine_label()}")
             for label, sort in sorts.items():
                 check_sorted(f"random n={n}", keys, sort(keys), what=label)
                 print(f"  {time_cpu(sort, keys, repeats=repeats, label=label, n=n)}")
@@ -103,3 +103,12 @@ def timing_explorer(sorts: dict[str, Callable], n_values: list[int], start: int,
     go.on_click(measure)
     measure()
     return w.VBox([w.HBox([n_pick, go]), out])
+
+
+def side_by_side(left: tuple[str, str], right: tuple[str, str]) -> HTML:
+    """Two listings (title, text) next to each other, for comparing compiler output."""
+    cols = "".join(
+        f"<td style='vertical-align:top; text-align:left'><b>{escape(title)}</b>"
+        f"<pre style='font-size:11px'>{escape(text)}</pre></td>"
+        for title, text in (left, right))
+    return HTML(f"<table><tr>{cols}</tr></table>")

@@ -1,0 +1,190 @@
+"""The labs' self-checks: one object per exercise, one ``.check(answer)`` call each.
+
+A check either prints a ✓ line or raises with a message that says *which* input
+failed and *where* (the first mismatching index). An exercise not yet attempted
+raises ``NotImplementedError`` -- nothing else -- so an unsolved lab fails exactly
+at its exercises.
+
+Usage in a lab::
+
+    from py2ptx.exercises import lab01
+    lab01.early_exit.check(bubble_sort_early_exit)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+
+from .checks import WrongResult, check_sorted, standard_cases
+
+
+class ExerciseFailed(AssertionError):
+    """The answer is wrong; the message says how."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    lab: str
+    name: str
+    task: str  # one line: what the student must do
+    checker: Callable  # answer -> summary line; raises ExerciseFailed / WrongResult
+
+    def check(self, answer) -> None:
+        try:
+            summary = self.checker(answer)
+        except NotImplementedError:
+            raise NotImplementedError(
+                f"{self.lab}, exercise {self.name!r} is not solved yet: {self.task} "
+                f"(replace `raise NotImplementedError()` with your code)."
+            ) from None
+        except WrongResult as err:
+            raise ExerciseFailed(f"{self.lab}, {self.name}: {err}") from None
+        print(f"✓ {self.lab}, {self.name}: {summary}")
+
+
+def count_inversions(keys) -> int:
+    """Pairs i < j with keys[i] > keys[j]: exactly the swaps any bubble sort makes."""
+    keys = list(keys)
+    if len(keys) < 2:
+        return 0
+    mid = len(keys) // 2
+    left, right = sorted(keys[:mid]), sorted(keys[mid:])
+    inv = count_inversions(keys[:mid]) + count_inversions(keys[mid:])
+    j = 0
+    for x in left:  # for each left key, how many right keys are smaller
+        while j < len(right) and right[j] < x:
+            j += 1
+        inv += j
+    return inv
+
+
+# --------------------------------------------------------------------------- lab 01
+
+
+def _check_early_exit(sort: Callable[[list], tuple[int, int]]) -> str:
+    cases = standard_cases(60)
+    for name, keys in cases.items():
+        values = keys.tolist()
+        result = sort(values)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise ExerciseFailed(f"on input {name!r}: return (passes, swaps), a tuple of two "
+                                 f"ints; got {result!r}")
+        passes, swaps = result
+        check_sorted(name, keys, np.asarray(values, dtype=np.int32),
+                     what="your bubble sort (the list after sorting in place)")
+        n, want_swaps = len(keys), count_inversions(keys)
+        if swaps != want_swaps:
+            raise ExerciseFailed(f"on input {name!r} (n={n}) you counted {swaps} swaps; "
+                                 f"bubble sort makes exactly {want_swaps} here (one per pair "
+                                 f"of keys that are out of order)")
+        if name == "already sorted" and passes != 1:
+            raise ExerciseFailed(f"on input 'already sorted' (n={n}) you made {passes} passes; "
+                                 f"with an early exit, one pass without a swap is enough")
+        if n >= 2 and not 1 <= passes <= n:
+            raise ExerciseFailed(f"on input {name!r} (n={n}) you counted {passes} passes; "
+                                 f"bubble sort needs between 1 and n")
+    return f"{len(cases)} inputs sorted in place, swaps counted right, early exit works"
+
+
+def _check_swaps_reversed(formula: Callable[[int], int]) -> str:
+    for n in (0, 1, 2, 3, 10, 1000, 65536):
+        want = n * (n - 1) // 2
+        got = formula(n)
+        if got != want:
+            raise ExerciseFailed(f"for n={n} you predict {got} swaps on a reversed input; "
+                                 f"bubble sort makes {want}. Try n=3 by hand: [3, 2, 1].")
+    return "n(n-1)/2 swaps: every pair is out of order, and each swap fixes exactly one"
+
+
+lab01 = SimpleNamespace(
+    early_exit=Exercise("Lab 01", "early exit and swap counter",
+                        "bubble_sort_early_exit(a) sorts the list a in place and returns "
+                        "(passes, swaps), stopping after a pass with no swap",
+                        _check_early_exit),
+    swaps_reversed=Exercise("Lab 01", "swaps on a reversed input",
+                            "swaps_reversed(n) returns how many swaps bubble sort makes on "
+                            "n keys in reversed order", _check_swaps_reversed),
+)
+
+
+# --------------------------------------------------------------------------- lab 02
+
+
+def _check_c_source(source_fn: Callable[[], str]) -> str:
+    import ctypes
+
+    from .cbuild import INT32_ARRAY, build_c
+
+    source = source_fn()
+    for flags in (("-O1",), ("-O2",)):
+        lib = build_c(source, flags, name="lab02_bubble_sort.c")
+        fn = lib.function("bubble_sort", [INT32_ARRAY, ctypes.c_int32])
+        for name, keys in standard_cases(50).items():
+            out = keys.copy()
+            fn(out, np.int32(out.size))
+            check_sorted(name, keys, out, what=f"your C bubble_sort at {' '.join(flags)}")
+    return "compiles and sorts every input at -O1 and -O2"
+
+
+_VECTOR_HINTS = ("%xmm", "%ymm", "%zmm")
+
+
+def _check_scalar_flags(flags_fn: Callable[[], list]) -> str:
+    from .cbuild import asm_for
+    from .sorts import c_bubble
+
+    flags = list(flags_fn())
+    bad = [f for f in flags if f.startswith("-O")]
+    if bad:
+        raise ExerciseFailed(f"keep -O2 and switch off just the one optimization that hurts; "
+                             f"{' '.join(bad)} changes the whole optimization level")
+    all_flags = ("-O2", *flags)
+    asm = asm_for("bubble_sort.c", all_flags, function="bubble_sort")
+    vector = [ln.strip() for ln in asm.splitlines() if any(h in ln for h in _VECTOR_HINTS)]
+    if vector:
+        raise ExerciseFailed(f"with {' '.join(all_flags)} the loop still uses vector registers, "
+                             f"e.g. `{vector[0]}`: the swap is still vectorized")
+    for name, keys in standard_cases(50).items():
+        check_sorted(name, keys, c_bubble(keys, all_flags), what=f"bubble_sort.c at "
+                     f"{' '.join(all_flags)}")
+    return f"{' '.join(all_flags)} gives a scalar loop that still sorts correctly"
+
+
+WHY_SLOWER = {
+    "a": "SSE instructions are slower than ordinary integer instructions on this CPU.",
+    "b": "Each iteration's 8-byte load overlaps half of the previous iteration's 8-byte "
+         "store, so the CPU cannot forward the stored bytes to the load and must wait "
+         "for the store to reach the cache (a store-forwarding stall).",
+    "c": "The shuffles (pshufd) make the loop twice as long, so it takes twice the time.",
+    "d": "Vectorized code mispredicts more branches.",
+}
+
+
+def _check_why(answer_fn: Callable[[], str]) -> str:
+    answer = str(answer_fn()).strip().lower()
+    if answer not in WHY_SLOWER:
+        raise ExerciseFailed(f"answer with one letter of {', '.join(WHY_SLOWER)}; got {answer!r}")
+    if answer != "b":
+        hints = {"a": "time -O2 with a sorted input, where no swap happens: is it slow then?",
+                 "c": "count the instructions per iteration in both listings: 2x slower "
+                      "would not be 5x slower.",
+                 "d": "both loops have the same branch on the same data."}
+        raise ExerciseFailed(f"not ({answer}). Hint: {hints[answer]}")
+    return "store-to-load forwarding: a load must not straddle an earlier, different-sized store"
+
+
+lab02 = SimpleNamespace(
+    c_source=Exercise("Lab 02", "bubble sort in C",
+                      "bubble_sort_source() returns C source defining "
+                      "void bubble_sort(int32_t *a, int32_t n)", _check_c_source),
+    scalar_flags=Exercise("Lab 02", "flags that keep the swap scalar",
+                          "scalar_flags() returns the gcc flags that, added to -O2, stop the "
+                          "swap from being vectorized", _check_scalar_flags),
+    why_slower=Exercise("Lab 02", "why the vectorized loop is slower",
+                        "why_slower() returns the letter of the right explanation",
+                        _check_why),
+)

@@ -1,0 +1,43 @@
+"""Shared test setup: a private compile cache and results folder per test, no GUI backend.
+
+Nothing a test builds or records may land in the user's real cache or in the
+repository's ``results/``: every test gets its own ``PY2PTX_CACHE`` (mode 0700,
+as :func:`py2ptx.cbuild.cache_dir` requires) and ``PY2PTX_RESULTS``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Before any test module imports matplotlib.pyplot (py2ptx.plots does).
+os.environ["MPLBACKEND"] = "Agg"
+
+
+@pytest.fixture(autouse=True)
+def private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Point PY2PTX_CACHE and PY2PTX_RESULTS at fresh folders of this test's own."""
+    cache = tmp_path / "py2ptx-cache"
+    cache.mkdir(mode=0o700)
+    cache.chmod(0o700)  # mkdir's mode is filtered by the umask; make it exact
+    results = tmp_path / "py2ptx-results"
+    results.mkdir()
+    monkeypatch.setenv("PY2PTX_CACHE", str(cache))
+    monkeypatch.setenv("PY2PTX_RESULTS", str(results))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("PY2PTX_SCALE", raising=False)
+    return {"cache": cache, "results": results}
+
+
+@pytest.fixture
+def cache_dir(private_dirs: dict[str, Path]) -> Path:
+    """This test's private compile cache (PY2PTX_CACHE)."""
+    return private_dirs["cache"]
+
+
+@pytest.fixture
+def results_dir(private_dirs: dict[str, Path]) -> Path:
+    """This test's private results folder (PY2PTX_RESULTS)."""
+    return private_dirs["results"]
