@@ -1,0 +1,52 @@
+# From Python to PTX — the README's two commands, and a few for maintainers.
+#
+#   make lab    set up .venv if needed, then open JupyterLab on notebook 00
+#   make test   set up .venv if needed, then run the whole test suite
+#
+# Set-up needs Python >= 3.10, a C compiler and access to PyPI. Where nvidia-smi shows a
+# GPU, the CuPy wheel matching the driver is installed too (tools/gpu_packages.sh).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+ARGS   ?=
+PYTEST_ARGS ?=
+
+.PHONY: lab test setup labs course-map clean-notebooks doctor lint
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/00-the-stack.ipynb $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml tools/gpu_packages.sh
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { \
+	  echo "The course needs Python 3.10 or newer; '$(PYTHON)' is $$($(PYTHON) --version 2>&1). Run: make PYTHON=python3.11 ..."; exit 1; }
+	@command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || { \
+	  echo "No C compiler found (cc or gcc). On Debian/Ubuntu: sudo apt-get install gcc"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "Could not create $(VENV). On Debian/Ubuntu: sudo apt-get install python3-venv"; exit 1; }
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[lab,test]' $$(sh tools/gpu_packages.sh)
+	@touch $(STAMP)
+	@echo "Set-up done: $(VENV) holds the course's Python, packages and CUDA tools."
+
+doctor: $(STAMP)
+	$(PY) -m py2ptx doctor
+
+labs: $(STAMP)
+	$(PY) tools/make_labs.py
+
+course-map: $(STAMP)
+	$(PY) tools/course_map.py
+
+clean-notebooks: $(STAMP)
+	$(PY) tools/clean_notebooks.py
+	$(PY) tools/make_labs.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
