@@ -85,6 +85,11 @@ def _show(a: np.ndarray, limit: int = 8) -> str:
 def check_sorted(name: str, keys: np.ndarray, got, *, what: str = "the sort") -> None:
     """Raise :class:`WrongResult` unless ``got`` is ``keys`` sorted ascending."""
     expected = np.sort(keys, kind="stable")
+    if got is None:
+        raise WrongResult(
+            f"{what} on input {name!r} {_show(keys)} returned None. It must return the "
+            f"sorted keys: if it sorts in place, end it with `return a`."
+        )
     got = np.asarray(got)
     i = first_mismatch(got, expected)
     if i is None:

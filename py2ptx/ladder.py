@@ -77,5 +77,5 @@ def markdown_table(selected: list[Rung] | None = None) -> str:
     head = ("| # | rung | layer | compiled by | device | kind | notebook |\n"
             "|---|---|---|---|---|---|---|\n")
     rows = [f"| {r.number} | {r.title} | {LAYERS[r.layer].title} | {r.tool} | "
-            f"{r.device.upper()} | {r.kind} | {r.notebook} |" for r in (selected or RUNGS)]
+            f"{r.device.upper()} | {r.kind} | {r.notebook} |" for r in (RUNGS if selected is None else selected)]
     return head + "\n".join(rows)

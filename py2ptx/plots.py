@@ -83,8 +83,8 @@ def speedup_ladder(timings: dict[str, Timing], machine: str, baseline: str = "py
     ax.set_yticks(list(y), labels)
     for yi, k, s in zip(y, keys, speedups, strict=True):
         t = timings[k]
-        ax.text(s * 1.08, yi, f"×{s:,.0f}  (" if s >= 100 else f"×{s:.3g}  ("
-                f"{format_seconds(t.median)}, "
+        factor = f"{s:,.0f}" if s >= 100 else f"{s:.3g}"
+        ax.text(s * 1.08, yi, f"×{factor}  ({format_seconds(t.median)}, "
                 f"IQR {format_seconds(t.spread)})", va="center", fontsize=8)
     ax.set_xlim(0.5, max(speedups) * 1000)
     ax.set_xlabel(f"speedup over rung {rung(baseline).number} (log scale)")

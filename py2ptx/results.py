@@ -131,11 +131,19 @@ def record_run(name: str, timings: list[Timing], directory: Path | None = None,
     stamp = prov["recorded_utc"].replace(":", "").replace("-", "")
     directory = directory or results_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{stamp}-{device}-{name}.json"
     payload = {"schema": SCHEMA, "name": name, "provenance": prov,
                "timings": [t.to_dict() for t in timings]}
-    path.write_text(json.dumps(payload, indent=1, sort_keys=False) + "\n")
-    return path
+    text = json.dumps(payload, indent=1, sort_keys=False) + "\n"
+    for attempt in range(1, 1000):  # never overwrite a recorded run, even within one second
+        suffix = "" if attempt == 1 else f"-{attempt}"
+        path = directory / f"{stamp}-{device}-{name}{suffix}.json"
+        try:
+            with open(path, "x", encoding="utf-8") as f:
+                f.write(text)
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not find a free file name for run {name!r} in {directory}")
 
 
 def load_run(path: Path) -> Run:
