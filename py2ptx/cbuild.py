@@ -168,6 +168,22 @@ def _key(text: str, flags: Sequence[str], extra: str = "") -> str:
     return h.hexdigest()[:20]
 
 
+def _compile_cached(text: str, display: str, flags: tuple[str, ...],
+                    mode: tuple[str, ...], suffix: str) -> Path:
+    """Compile once per (source, flags, mode, compiler) into the cache; return the output."""
+    out = cache_dir() / f"{Path(display).stem}-{_key(text, flags, ' '.join(mode))}{suffix}"
+    if not out.exists():
+        fd, tmp_name = tempfile.mkstemp(suffix=suffix, dir=cache_dir())
+        os.close(fd)
+        try:
+            _run_compiler([*flags, *mode, "-o", tmp_name], text, display, flags)
+            os.replace(tmp_name, out)  # atomic: a half-written library is never loaded
+        finally:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+    return out
+
+
 def build_c(
     source: str | os.PathLike, flags: Sequence[str] = ("-O2",), name: str | None = None
 ) -> CLibrary:
@@ -178,16 +194,7 @@ def build_c(
     """
     text, display = _source(source, name)
     flags = tuple(flags)
-    lib_path = cache_dir() / f"{Path(display).stem}-{_key(text, flags)}.so"
-    if not lib_path.exists():
-        fd, tmp_name = tempfile.mkstemp(suffix=".so", dir=cache_dir())
-        os.close(fd)
-        try:
-            _run_compiler([*flags, "-shared", "-fPIC", "-o", tmp_name], text, display, flags)
-            os.replace(tmp_name, lib_path)  # atomic: a half-written library is never loaded
-        finally:
-            if os.path.exists(tmp_name):
-                os.unlink(tmp_name)
+    lib_path = _compile_cached(text, display, flags, ("-shared", "-fPIC"), ".so")
     return CLibrary(lib_path, text, display, flags)
 
 
@@ -204,17 +211,8 @@ def asm_for(
     assembler bookkeeping; with ``function``, only that function's body."""
     text, display = _source(source, name)
     flags = tuple(flags)
-    asm_path = cache_dir() / f"{Path(display).stem}-{_key(text, flags, 'asm')}.s"
-    if not asm_path.exists():
-        fd, tmp_name = tempfile.mkstemp(suffix=".s", dir=cache_dir())
-        os.close(fd)
-        try:
-            _run_compiler([*flags, "-S", "-fno-asynchronous-unwind-tables", "-o", tmp_name],
-                          text, display, flags)
-            os.replace(tmp_name, asm_path)
-        finally:
-            if os.path.exists(tmp_name):
-                os.unlink(tmp_name)
+    asm_path = _compile_cached(text, display, flags,
+                               ("-S", "-fno-asynchronous-unwind-tables"), ".s")
     lines = [ln for ln in asm_path.read_text().splitlines() if not _ASM_NOISE.match(ln)]
     if function is not None:
         start = next((i for i, ln in enumerate(lines) if ln.startswith(f"{function}:")), None)
