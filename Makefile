@@ -15,8 +15,13 @@ PYTEST_ARGS ?=
 
 .PHONY: lab test setup labs course-map clean-notebooks doctor lint
 
+# JupyterLab refuses to start as root unless told; containers and cloud VMs often run as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# JUPYTER_PATH puts this environment's "python3" kernel first, ahead of any user-wide one
+# that might point at another Python without the course's packages.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/00-the-stack.ipynb $(ARGS)
+	JUPYTER_PATH=$(abspath $(VENV))/share/jupyter $(VENV)/bin/jupyter lab notebooks/00-the-stack.ipynb $(ROOT_FLAG) $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import nbformat
@@ -21,7 +22,11 @@ def _execute(path: Path, allow_errors: bool = False):
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                             allow_errors=allow_errors,
                             resources={"metadata": {"path": str(path.parent)}})
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    # Inline figures, as a student sees them (the unit tests' Agg would hide them).
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    # Run the notebooks in this environment's kernel, not a user-wide "python3" elsewhere.
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        [str(Path(sys.prefix) / "share" / "jupyter"), os.environ.get("JUPYTER_PATH", "")])
     client.execute()
     return nb
 
