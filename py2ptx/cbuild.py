@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .kernels import read_source
+
 KERNELS_C = Path(__file__).parent / "kernels" / "c"
 
 #: ctypes type for "a writable, C-contiguous int32 NumPy array" (``int32_t *``).
@@ -97,17 +99,7 @@ def compiler_version() -> str:
 
 
 def _source(source: str | os.PathLike, name: str | None) -> tuple[str, str]:
-    """(text, display name). A path (or a bare ``*.c`` name under kernels/c) is read."""
-    if isinstance(source, os.PathLike) or (
-        isinstance(source, str) and "\n" not in source and source.endswith(".c")
-    ):
-        path = Path(source)
-        if not path.exists() and (KERNELS_C / path).exists():
-            path = KERNELS_C / path
-        if not path.exists():
-            raise FileNotFoundError(f"C source {path} does not exist")
-        return path.read_text(), name or path.name
-    return str(source), name or "cell.c"
+    return read_source(source, ".c", name)
 
 
 def _run_compiler(args: list[str], text: str, display: str, flags: Sequence[str]) -> None:

@@ -161,20 +161,16 @@ def supported_archs() -> list[str]:
     return [f"sm_{a}" for a in archs]
 
 
-def _read_source(source: str | os.PathLike) -> tuple[str, str]:
-    """(text, name): a path is read from disk, anything else is CUDA C text."""
-    if isinstance(source, os.PathLike) or (
-        isinstance(source, str) and "\n" not in source and source.endswith(".cu")
-    ):
-        path = Path(source)
-        if not path.is_absolute() and not path.exists():
-            path = KERNELS / "cuda" / path
-        return path.read_text(), path.name
-    return str(source), "cell.cu"
-
-
 def _compile(source, arch: str, options: tuple[str, ...], want: str) -> bytes:
-    text, name = _read_source(source)
+    from .kernels import read_source
+
+    text, name = read_source(source, ".cu")
+    return _compile_text(text, name, arch, options, want)
+
+
+@functools.lru_cache(maxsize=64)
+def _compile_text(text: str, name: str, arch: str, options: tuple[str, ...], want: str) -> bytes:
+    """Compile once per (source text, arch, options): the doctor and notebook 00 share results."""
     arch_number = re.fullmatch(r"(?:sm|compute)_(\d+[a-z]?)", arch)
     if arch_number is None:
         raise ValueError(f"arch must look like 'sm_90' or 'sm_75', not {arch!r}")

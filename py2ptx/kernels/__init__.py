@@ -1,0 +1,28 @@
+"""The sorts themselves: Python and Numba modules here, C in c/, CUDA C in cuda/."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def read_source(source: str | os.PathLike, suffix: str, name: str | None = None) -> tuple[str, str]:
+    """(text, display name) of a kernel given as a path, a file name, or source text.
+
+    A path-like, or a one-line string ending in ``suffix`` (``.c``, ``.cu``), names a file:
+    as given, else under ``kernels/<c|cuda>/``. Anything else is the source text itself
+    (a student's cell), shown as ``cell<suffix>``.
+    """
+    if isinstance(source, os.PathLike) or (
+        isinstance(source, str) and "\n" not in source and source.endswith(suffix)
+    ):
+        path = Path(source)
+        folder = HERE / ("c" if suffix == ".c" else "cuda")
+        if not path.exists() and (folder / path).exists():
+            path = folder / path
+        if not path.exists():
+            raise FileNotFoundError(f"kernel source {source} does not exist (looked in {folder} too)")
+        return path.read_text(), name or path.name
+    return str(source), name or f"cell{suffix}"
