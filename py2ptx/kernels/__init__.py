@@ -26,3 +26,24 @@ def read_source(source: str | os.PathLike, suffix: str, name: str | None = None)
             raise FileNotFoundError(f"kernel source {source} does not exist (looked in {folder} too)")
         return path.read_text(), name or path.name
     return str(source), name or f"cell{suffix}"
+
+
+def load_python(relative: str):
+    """Import a kernel module by its file name, e.g. ``cuda/1_odd_even_numba.py``.
+
+    The numbered file names read like a table of contents but are not valid module
+    names, so they are loaded from their path (once; later calls return the same module).
+    """
+    import importlib.util
+    import sys
+
+    path = HERE / relative
+    name = "py2ptx.kernels._" + path.stem.replace("-", "_")
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or not path.exists():
+            raise FileNotFoundError(f"no kernel module {relative} in {HERE}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

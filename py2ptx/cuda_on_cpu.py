@@ -1,0 +1,281 @@
+"""CUDA C on CPU threads: run a kernel file's logic without a GPU, at small n.
+
+Taught in notebook 03 and used by lab 03's self-check. Numba has a CUDA simulator
+for Python kernels; this is the same idea for CUDA C. The kernel source is compiled
+by the system C compiler with a small prelude that gives it ``threadIdx``,
+``blockIdx``, ``blockDim``, ``gridDim``, ``__syncthreads()`` and shared memory;
+each block then runs as one POSIX thread per CUDA thread, blocks one after another.
+
+What it is for: checking that a kernel's indexing, bounds and barriers give the
+right answer -- a missing ``__syncthreads()`` or an off-by-one shows up here as a
+wrong result, a hang or a crash, on a laptop. What it is not: a GPU. Its times
+mean nothing and are never shown; inline PTX (``asm``) cannot run here (compile it
+to a cubin with :func:`py2ptx.cudatools.cubin_for` to check it); kernels are read
+as C, so C++-only features (references, templates) are refused with a message.
+
+The kernel runs in a forked child process: a hang is stopped after ``timeout``
+seconds and a crash (an out-of-bounds pointer) is reported, without taking down
+the notebook's kernel. Dynamic shared memory starts filled with garbage, as on a
+GPU, so reading a key before writing it gives a wrong answer instead of a lucky 0.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import re
+import signal
+
+import numpy as np
+
+from .cbuild import CCompileError, build_c
+from .gpu import Param, check_args, check_launch, kernel_params
+from .kernels import read_source
+
+PRELUDE = r"""
+/* py2ptx CUDA-on-CPU prelude: just enough of CUDA C for a kernel's logic to run. */
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct { unsigned x, y, z; } dim3;
+static _Thread_local dim3 threadIdx, blockIdx;
+static dim3 blockDim, gridDim;
+static void *py2ptx_shared;
+#define warpSize 32
+#define __global__
+#define __device__ static
+#define __host__
+#define __forceinline__ inline
+#define __noinline__
+#define __restrict__ restrict
+#define __launch_bounds__(...)
+static inline int min(int a, int b) { return a < b ? a : b; }
+static inline int max(int a, int b) { return a > b ? a : b; }
+static inline unsigned umin(unsigned a, unsigned b) { return a < b ? a : b; }
+static inline unsigned umax(unsigned a, unsigned b) { return a > b ? a : b; }
+static inline int atomicAdd(int *p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+static inline void __threadfence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+
+/* A barrier for the threads of one block that also lets a thread leave (return)
+ * early, as CUDA threads that finish before the others do. */
+static struct { pthread_mutex_t m; pthread_cond_t c; int live, arrived; unsigned long gen; } py2ptx_bar;
+static void __syncthreads(void)
+{
+    pthread_mutex_lock(&py2ptx_bar.m);
+    unsigned long gen = py2ptx_bar.gen;
+    if (++py2ptx_bar.arrived == py2ptx_bar.live) {
+        py2ptx_bar.arrived = 0; py2ptx_bar.gen++;
+        pthread_cond_broadcast(&py2ptx_bar.c);
+    } else {
+        while (gen == py2ptx_bar.gen) pthread_cond_wait(&py2ptx_bar.c, &py2ptx_bar.m);
+    }
+    pthread_mutex_unlock(&py2ptx_bar.m);
+}
+static void py2ptx_leave(void)
+{
+    pthread_mutex_lock(&py2ptx_bar.m);
+    py2ptx_bar.live--;
+    if (py2ptx_bar.arrived > 0 && py2ptx_bar.arrived == py2ptx_bar.live) {
+        py2ptx_bar.arrived = 0; py2ptx_bar.gen++;
+        pthread_cond_broadcast(&py2ptx_bar.c);
+    }
+    pthread_mutex_unlock(&py2ptx_bar.m);
+}
+"""
+
+RUNNER = r"""
+typedef void (*py2ptx_body)(void **);
+struct py2ptx_thread { dim3 tid, bid; py2ptx_body body; void **args; };
+static void *py2ptx_thread_main(void *p)
+{
+    struct py2ptx_thread *t = p;
+    threadIdx = t->tid; blockIdx = t->bid;
+    t->body(t->args);
+    py2ptx_leave();
+    return NULL;
+}
+static int py2ptx_launch(dim3 grid, dim3 block, size_t shared, py2ptx_body body, void **args)
+{
+    unsigned threads = block.x * block.y * block.z;
+    pthread_t *ids = malloc(threads * sizeof *ids);
+    struct py2ptx_thread *ts = malloc(threads * sizeof *ts);
+    py2ptx_shared = malloc(shared ? shared : 1);
+    if (!ids || !ts || !py2ptx_shared) return 1;
+    pthread_mutex_init(&py2ptx_bar.m, NULL);
+    pthread_cond_init(&py2ptx_bar.c, NULL);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    gridDim = grid; blockDim = block;
+    for (unsigned bz = 0; bz < grid.z; ++bz)
+    for (unsigned by = 0; by < grid.y; ++by)
+    for (unsigned bx = 0; bx < grid.x; ++bx) {
+        memset(py2ptx_shared, 0xA5, shared);  /* shared memory starts as garbage */
+        py2ptx_bar.live = threads; py2ptx_bar.arrived = 0;
+        unsigned i = 0;
+        for (unsigned z = 0; z < block.z; ++z)
+        for (unsigned y = 0; y < block.y; ++y)
+        for (unsigned x = 0; x < block.x; ++x, ++i) {
+            ts[i] = (struct py2ptx_thread){{x, y, z}, {bx, by, bz}, body, args};
+            if (pthread_create(&ids[i], &attr, py2ptx_thread_main, &ts[i])) return 2;
+        }
+        for (i = 0; i < threads; ++i) pthread_join(ids[i], NULL);
+    }
+    free(ids); free(ts); free(py2ptx_shared);
+    return 0;
+}
+"""
+
+_ASM = re.compile(r"\basm\s*(volatile\s*)?\(")
+_EXTERN_SHARED = re.compile(
+    r"extern\s+__shared__\s+(?:__align__\(\d+\)\s*)?([\w ]+?)\s*(\w+)\s*\[\s*\]\s*;")
+
+
+class EmulationError(RuntimeError):
+    """The kernel could not run on the CPU, hung, or crashed."""
+
+
+def _translate(text: str) -> str:
+    """CUDA C -> C the prelude understands, keeping every line where it was."""
+    if _ASM.search(text):
+        line = text[: _ASM.search(text).start()].count("\n") + 1
+        raise EmulationError(
+            f"line {line} has inline PTX (asm), which only a GPU can run. Check it by "
+            f"compiling to a cubin: py2ptx.cudatools.cubin_for(source, 'sm_90').")
+    text = text.replace('extern "C"', "")
+    text = _EXTERN_SHARED.sub(lambda m: f"{m.group(1)} *{m.group(2)} = py2ptx_shared;", text)
+    return re.sub(r"\b__shared__\b", "static", text)
+
+
+def _launcher(name: str, params: list[Param]) -> str:
+    call = ", ".join(
+        f"*({p.ctype} **)args[{i}]" if p.pointer else f"*({p.ctype} *)args[{i}]"
+        for i, p in enumerate(params))
+    return (f"static void py2ptx_body_{name}(void **args) {{ {name}({call}); }}\n"
+            f"int py2ptx_launch_{name}(dim3 g, dim3 b, size_t shared, void **args)\n"
+            f"{{ return py2ptx_launch(g, b, shared, py2ptx_body_{name}, args); }}\n")
+
+
+class _Dim3(ctypes.Structure):
+    _fields_ = [("x", ctypes.c_uint), ("y", ctypes.c_uint), ("z", ctypes.c_uint)]
+
+
+_CTYPES = {np.dtype(t): c for t, c in (
+    (np.int8, ctypes.c_int8), (np.uint8, ctypes.c_uint8), (np.int16, ctypes.c_int16),
+    (np.uint16, ctypes.c_uint16), (np.int32, ctypes.c_int32), (np.uint32, ctypes.c_uint32),
+    (np.int64, ctypes.c_int64), (np.uint64, ctypes.c_uint64), (np.float32, ctypes.c_float),
+    (np.float64, ctypes.c_double), (np.bool_, ctypes.c_bool))}
+
+
+class _HostArray:
+    """A NumPy array standing in for a GPU array, so check_args accepts it here."""
+
+    def __init__(self, array: np.ndarray):
+        self.array, self.dtype = array, array.dtype
+        self.__cuda_array_interface__ = {}
+
+
+def run_on_cpu(source, kernel: str, grid, block, *args, shared_mem: int = 0,
+               timeout: float = 30.0) -> None:
+    """Launch ``kernel`` from CUDA C ``source`` on CPU threads, like a GPU launch.
+
+    Pointer parameters take NumPy arrays, updated in place as ``cupy`` arrays
+    would be; scalars take NumPy scalars (``np.int32(n)``), exactly as on a GPU.
+    Keep it small: one OS thread per CUDA thread, blocks one after another.
+    """
+    text, name = read_source(source, ".cu")
+    params = kernel_params(text, kernel)
+    grid, block = check_launch(grid, block, shared_mem)
+    if grid[0] * grid[1] * grid[2] > 4096:
+        raise ValueError(f"grid {grid} is too many blocks for the CPU emulator "
+                         f"(4096 at most); use a smaller n here and a GPU for large n.")
+    wrapped = [_HostArray(a) if p.pointer and isinstance(a, np.ndarray) else a
+               for p, a in zip(params, args, strict=False)]
+    check_args(kernel, params, tuple(wrapped))
+
+    c_text = PRELUDE + RUNNER + f'#line 1 "{name}"\n' + _translate(text) + "\n" \
+        + '#line 1 "py2ptx-launcher"\n' + _launcher(kernel, params)
+    try:
+        lib = build_c(c_text, ("-x", "c", "-O1", "-pthread", "-w"), name=name)
+    except CCompileError as err:
+        raise CCompileError(
+            f"The CPU emulator compiles CUDA C as plain C, and {name} did not compile:\n"
+            f"{err}\nC++-only features (references, templates, classes) cannot run here; "
+            f"compile with py2ptx.cudatools.cubin_for to check them, and run on a GPU."
+        ) from None
+
+    # Arrays live in memory shared with the child process that runs the kernel.
+    arrays = [a for p, a in zip(params, args, strict=True) if p.pointer]
+    offsets = np.cumsum([0] + [a.nbytes + 64 for a in arrays]).tolist()
+    shared = mmap.mmap(-1, max(1, offsets[-1]))
+    try:
+        _launch_in_child(lib, kernel, params, args, arrays, offsets, shared, grid, block,
+                         shared_mem, timeout)
+    finally:
+        shared.close()
+
+
+def _launch_in_child(lib, kernel, params, args, arrays, offsets, shared, grid, block,
+                     shared_mem, timeout) -> None:
+    for a, off in zip(arrays, offsets, strict=False):
+        np.frombuffer(shared, dtype=a.dtype, count=a.size, offset=off)[:] = a.ravel()
+    anchor = ctypes.c_char.from_buffer(shared)
+    base = ctypes.addressof(anchor)
+    del anchor  # the address stays valid while the mmap is open
+    keep, pointer_index = [], 0
+    for p, a in zip(params, args, strict=True):
+        if p.pointer:
+            keep.append(ctypes.c_void_p(base + offsets[pointer_index]))
+            pointer_index += 1
+        else:
+            keep.append(_CTYPES[np.dtype(type(a))](a.item()))
+    slots = [ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in keep]
+    argv = (ctypes.c_void_p * max(1, len(slots)))(*slots)
+    launch = lib.function(f"py2ptx_launch_{kernel}",
+                          [_Dim3, _Dim3, ctypes.c_size_t, ctypes.c_void_p], ctypes.c_int)
+
+    pid = os.fork()
+    if pid == 0:  # the child runs the kernel and leaves; nothing else happens here
+        code = 3
+        try:
+            code = launch(_Dim3(*grid), _Dim3(*block), shared_mem, argv)
+        finally:
+            os._exit(code)
+    status = _wait(pid, timeout, kernel)
+    if os.WIFSIGNALED(status):
+        sig = signal.Signals(os.WTERMSIG(status)).name
+        raise EmulationError(
+            f"{kernel} crashed on the CPU ({sig}): most likely a read or write outside "
+            f"an array -- check every index against n (for example `if (i + 1 < n)`). "
+            f"On a GPU the same bug is an illegal memory access, or silent corruption.")
+    if os.WEXITSTATUS(status) != 0:
+        raise EmulationError(f"the CPU emulator could not start {kernel}'s threads "
+                             f"(code {os.WEXITSTATUS(status)}); try a smaller block.")
+    for a, off in zip(arrays, offsets, strict=False):
+        a.ravel()[:] = np.frombuffer(shared, dtype=a.dtype, count=a.size, offset=off)
+
+
+def _wait(pid: int, timeout: float, kernel: str) -> int:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise EmulationError(
+                f"{kernel} did not finish within {timeout:g} s on the CPU and was stopped. "
+                f"A common cause: a __syncthreads() that not every thread of the block "
+                f"reaches (inside an if, or a loop some threads leave early), so the others "
+                f"wait for ever. On a GPU that is undefined behaviour: a hang or wrong keys.")
+        time.sleep(0.005)

@@ -1,0 +1,335 @@
+"""Running kernels on the GPU: CUDA C and PTX through CuPy, Python through numba.cuda.
+
+Taught in notebook 03 (CUDA C with ``RawModule``) and 04 (inline PTX, ``.ptx`` files).
+
+Three things a raw kernel launch does not do for you, and this module does:
+
+* **Typed arguments.** CuPy passes a Python ``int`` as a 64-bit ``long long``; a
+  kernel whose parameter is ``int n`` then reads half of it, or the next
+  argument's bytes, and sorts garbage without an error. :func:`check_args` reads
+  the kernel's parameter list from its source and refuses a plain ``int`` or
+  ``float`` with a message naming the NumPy type to use (``np.int32(n)``), a NumPy
+  array where a GPU pointer is expected, and an array of the wrong dtype.
+* **Launch shapes.** A block over 1024 threads or more shared memory than the SM
+  has fails with a terse driver error; :meth:`Kernel.__call__` says which limit,
+  and what fits.
+* **Errors a student can read.** A compile error shows NVRTC's log with the
+  student's line; a PTX file newer than the driver explains
+  ``CUDA_ERROR_UNSUPPORTED_PTX_VERSION`` with the versions involved.
+
+:func:`numba_cuda` returns ``numba.cuda``, switched to Numba's CUDA simulator when
+this machine has no NVIDIA GPU, so the same kernels run (slowly) on the CPU.
+
+Everything except the launch itself runs without a GPU, and is tested that way.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .cudatools import CudaCompileError
+from .kernels import read_source
+
+#: C type of a kernel parameter -> the NumPy type a launch must pass for it.
+SCALAR_TYPES = {
+    "int": np.int32, "signed": np.int32, "signed int": np.int32, "int32_t": np.int32,
+    "unsigned": np.uint32, "unsigned int": np.uint32, "uint32_t": np.uint32,
+    "long long": np.int64, "long long int": np.int64, "int64_t": np.int64,
+    "unsigned long long": np.uint64, "unsigned long long int": np.uint64,
+    "uint64_t": np.uint64, "size_t": np.uint64,
+    "short": np.int16, "unsigned short": np.uint16,
+    "char": np.int8, "signed char": np.int8, "unsigned char": np.uint8,
+    "float": np.float32, "double": np.float64, "bool": np.bool_,
+}
+_QUALIFIERS = {"const", "volatile", "__restrict__", "restrict", "__restrict", "struct"}
+
+#: The most threads one block may have on every GPU since 2010 (compute capability 2.0).
+MAX_THREADS_PER_BLOCK = 1024
+#: Dynamic shared memory a launch gets without opting in (48 KB on every GPU).
+DEFAULT_SHARED_BYTES = 48 * 1024
+
+
+class KernelArgumentError(TypeError):
+    """A launch's arguments do not match the kernel's parameters (caught before launch)."""
+
+
+class LaunchShapeError(ValueError):
+    """A grid, block or shared-memory size the GPU cannot launch (caught before launch)."""
+
+
+class NoGPU(RuntimeError):
+    """This needs an NVIDIA GPU and CuPy, and this machine has not got them."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One kernel parameter: ``int *a`` -> Param('a', 'int', pointer=True)."""
+
+    name: str
+    ctype: str
+    pointer: bool
+
+    @property
+    def numpy_type(self):
+        return SCALAR_TYPES.get(self.ctype)
+
+    def __str__(self) -> str:
+        return f"{self.ctype} {'*' if self.pointer else ''}{self.name}"
+
+
+_KERNEL_RE = re.compile(r"__global__\s+void\s+(\w+)\s*\(([^)]*)\)", re.DOTALL)
+
+
+def kernel_params(source: str, name: str) -> list[Param]:
+    """The parameters of ``__global__ void name(...)`` in CUDA C source text."""
+    text = re.sub(r"//[^\n]*|/\*.*?\*/", " ", source, flags=re.DOTALL)
+    found = {m.group(1): m.group(2) for m in _KERNEL_RE.finditer(text)}
+    if name not in found:
+        raise KeyError(f"no kernel named {name!r} in this source; its kernels are: "
+                       + (", ".join(found) or "none (no __global__ function)"))
+    params = []
+    for i, raw in enumerate(p.strip() for p in found[name].split(",") if p.strip()):
+        if raw == "void":
+            continue
+        pointer = "*" in raw or "[" in raw
+        words = [w for w in re.split(r"[\s*&\[\]]+", raw) if w and w not in _QUALIFIERS]
+        if not words:
+            raise ValueError(f"cannot read parameter {i + 1} of {name}: {raw!r}")
+        pname = words[-1] if len(words) > 1 else f"arg{i + 1}"
+        ctype = " ".join(words[:-1] if len(words) > 1 else words)
+        params.append(Param(pname, ctype, pointer))
+    return params
+
+
+def _describe(value) -> str:
+    if isinstance(value, np.generic):
+        return f"np.{type(value).__name__}"
+    if hasattr(value, "dtype") and hasattr(value, "shape"):
+        return f"{type(value).__module__.split('.')[0]} array of {value.dtype}"
+    return f"a Python {type(value).__name__}"
+
+
+def check_args(kernel: str, params: list[Param], args: tuple) -> None:
+    """Raise :class:`KernelArgumentError` unless ``args`` match ``params`` exactly.
+
+    Pointer parameters take a GPU array (anything with ``__cuda_array_interface__``:
+    CuPy, Numba device arrays) of the matching dtype; scalar parameters take the
+    NumPy scalar type of the same width (``np.int32`` for ``int``).
+    """
+    if len(args) != len(params):
+        raise KernelArgumentError(
+            f"{kernel} takes {len(params)} arguments ({', '.join(map(str, params))}), "
+            f"but the launch passed {len(args)}.")
+    for i, (param, value) in enumerate(zip(params, args, strict=True), start=1):
+        where = f"argument {i} of {kernel} ({param})"
+        want = param.numpy_type
+        if param.pointer:
+            if not hasattr(value, "__cuda_array_interface__"):
+                hint = (" It is in host memory; copy it to the GPU first: cupy.asarray(a)."
+                        if isinstance(value, np.ndarray) else "")
+                raise KernelArgumentError(f"{where} must be a GPU array, not "
+                                          f"{_describe(value)}.{hint}")
+            if want is not None and np.dtype(value.dtype) != np.dtype(want):
+                raise KernelArgumentError(
+                    f"{where} points to {param.ctype}, but the array holds {value.dtype}: "
+                    f"convert it with a.astype(np.{np.dtype(want).name}).")
+            continue
+        if want is None:
+            continue  # a struct or template type: nothing to check it against
+        wanted = f"np.{np.dtype(want).name}"
+        if isinstance(value, bool | int | float) and not isinstance(value, np.generic):
+            raise KernelArgumentError(
+                f"{where} got {_describe(value)} ({value!r}). CuPy would pass it as a "
+                f"{'64-bit long long' if isinstance(value, int) else '64-bit double'}, "
+                f"and the kernel would read the wrong bytes. Pass {wanted}({value!r}).")
+        if not isinstance(value, np.generic) or np.dtype(type(value)) != np.dtype(want):
+            raise KernelArgumentError(f"{where} got {_describe(value)}; pass {wanted}(...).")
+
+
+def check_launch(grid, block, shared_mem: int = 0, max_shared: int = DEFAULT_SHARED_BYTES,
+                 max_threads: int = MAX_THREADS_PER_BLOCK) -> tuple[tuple, tuple]:
+    """Normalise ``grid``/``block`` to 3-tuples, or raise :class:`LaunchShapeError`."""
+    shapes = []
+    for what, dims in (("grid", grid), ("block", block)):
+        dims = (dims,) if isinstance(dims, int | np.integer) else tuple(dims)
+        if not 1 <= len(dims) <= 3 or not all(isinstance(d, int | np.integer) for d in dims):
+            raise LaunchShapeError(f"{what} must be an int or a tuple of 1 to 3 ints, "
+                                   f"not {dims!r}")
+        if any(d < 1 for d in dims):
+            raise LaunchShapeError(
+                f"{what} {dims} has a dimension below 1: nothing would run. "
+                + ("Is n zero? Compute blocks as (n + threads - 1) // threads."
+                   if what == "grid" else ""))
+        shapes.append(tuple(int(d) for d in dims) + (1,) * (3 - len(dims)))
+    threads = shapes[1][0] * shapes[1][1] * shapes[1][2]
+    if threads > max_threads:
+        raise LaunchShapeError(
+            f"block {block} is {threads} threads; a block may have at most {max_threads}. "
+            f"Use more blocks instead: grid = (n + {max_threads} - 1) // {max_threads}.")
+    if shared_mem > max_shared:
+        raise LaunchShapeError(
+            f"the launch asks for {shared_mem} bytes of shared memory per block; this GPU "
+            f"allows at most {max_shared} ({max_shared // 4} int32 keys).")
+    return shapes[0], shapes[1]
+
+
+# --------------------------------------------------------------------------- the GPU side
+
+
+def cupy_or_none():
+    """CuPy if it is installed and sees a GPU, else None (never raises)."""
+    from .doctor import has_gpu
+
+    if not has_gpu():
+        return None
+    import cupy
+
+    return cupy
+
+
+def require_gpu(what: str = "this cell"):
+    """CuPy, or :class:`NoGPU` with a message that says what runs instead."""
+    cp = cupy_or_none()
+    if cp is None:
+        from .doctor import gpu_info
+
+        raise NoGPU(f"{what} needs an NVIDIA GPU and CuPy ({gpu_info().get('error')}). "
+                    f"Without one the course compiles the kernel here and shows the "
+                    f"recorded GPU run from results/.")
+    return cp
+
+
+def max_shared_bytes() -> int:
+    """The most dynamic shared memory one block may opt in to on this GPU."""
+    cp = require_gpu("max_shared_bytes")
+    return int(cp.cuda.Device().attributes["MaxSharedMemoryPerBlockOptin"])
+
+
+class Kernel:
+    """One ``__global__`` function of a loaded module, launched with checked arguments."""
+
+    def __init__(self, raw, name: str, params: list[Param] | None):
+        self.raw, self.name, self.params = raw, name, params
+
+    def __call__(self, grid, block, *args, shared_mem: int = 0):
+        limit = max_shared_bytes() if shared_mem > DEFAULT_SHARED_BYTES else DEFAULT_SHARED_BYTES
+        grid, block = check_launch(grid, block, shared_mem, max_shared=limit)
+        if self.params is not None:
+            check_args(self.name, self.params, args)
+        if shared_mem > DEFAULT_SHARED_BYTES:
+            # Above 48 KB a kernel must opt in, once, before it is launched with more.
+            if self.raw.max_dynamic_shared_size_bytes < shared_mem:
+                self.raw.max_dynamic_shared_size_bytes = shared_mem
+        self.raw(grid, block, args, shared_mem=shared_mem)
+
+
+class Module:
+    """A compiled CUDA C or PTX module on the GPU; ``module.kernel(name)`` to launch."""
+
+    def __init__(self, raw, source_text: str | None, display_name: str):
+        self.raw, self.source_text, self.name = raw, source_text, display_name
+
+    def kernel(self, name: str) -> Kernel:
+        import cupy
+
+        params = None
+        if self.source_text is not None:
+            params = kernel_params(self.source_text, name)
+            if 'extern "C"' not in self.source_text:
+                raise KeyError(f"{name} in {self.name} is not declared extern \"C\", so its "
+                               f"compiled name is C++-mangled and cannot be looked up by "
+                               f"{name!r}. Write: extern \"C\" __global__ void {name}(...)")
+        try:
+            raw = self.raw.get_function(name)
+        except cupy.cuda.driver.CUDADriverError as err:
+            raise KeyError(f"no kernel {name!r} in {self.name} ({err})") from None
+        return Kernel(raw, name, params)
+
+
+def load_module(source, defines: dict | None = None, options=()) -> Module:
+    """Compile CUDA C (a ``.cu`` path or file name under kernels/cuda, or text) on the GPU.
+
+    ``defines`` become ``#define`` lines before the source (tunables such as a
+    tile size). Compile errors raise :class:`~py2ptx.cudatools.CudaCompileError`
+    with NVRTC's log, lines numbered as in the student's source.
+    """
+    cp = require_gpu("load_module")
+    text, name = read_source(source, ".cu")
+    opts = tuple(options)
+    if defines:
+        # -D keeps the student's line numbers, which a prepended #define would shift.
+        opts += tuple(f"-D{k}={v}" for k, v in defines.items())
+    try:
+        raw = cp.RawModule(code=text, options=("-std=c++17", *opts))
+        raw.compile()
+    except cp.cuda.compiler.CompileException as err:
+        log = str(err.get_message() if hasattr(err, "get_message") else err)
+        raise CudaCompileError(f"NVRTC could not compile {name}:\n{log}", log) from None
+    return Module(raw, text, name)
+
+
+def load_ptx(path: str | os.PathLike) -> Module:
+    """Load a hand-written ``.ptx`` file: the driver JIT-compiles it for this GPU.
+
+    A ``.version`` newer than the driver knows fails with
+    ``CUDA_ERROR_UNSUPPORTED_PTX_VERSION``; the message says which versions apply.
+    """
+    from .cudatools import KERNELS, ptx_version
+    from .doctor import gpu_info, highest_ptx_isa
+
+    cp = require_gpu("load_ptx")
+    path = Path(path)
+    if not path.exists() and (KERNELS / "cuda" / path).exists():
+        path = KERNELS / "cuda" / path
+    text = path.read_text()
+    try:
+        raw = cp.RawModule(path=str(path))
+        raw.get_function(re.search(r"\.entry\s+(\w+)", text).group(1))  # loads the module
+    except cp.cuda.driver.CUDADriverError as err:
+        if "UNSUPPORTED_PTX_VERSION" in str(err):
+            driver = gpu_info().get("driver_cuda")
+            top = highest_ptx_isa(driver) if driver else None
+            raise CudaCompileError(
+                f"{path.name} says .version {ptx_version(text)}, but this driver (CUDA "
+                f"{'.'.join(map(str, driver or ('?',)))}) accepts PTX up to .version "
+                f"{top or '?'}: CUDA_ERROR_UNSUPPORTED_PTX_VERSION. Lower the .version "
+                f"line (and use only instructions that version has), or update the "
+                f"driver.") from None
+        raise
+    return Module(raw, None, path.name)
+
+
+# --------------------------------------------------------------------------- numba.cuda
+
+
+def numba_cuda():
+    """``numba.cuda``: the real one on a machine with an NVIDIA GPU, else the simulator.
+
+    The simulator runs every CUDA thread as a Python thread: kernels give the same
+    results, thousands of times slower, so the course runs it at small n only and
+    never shows its times as GPU speed.
+    """
+    from .doctor import _gpu_from_nvidia_smi, has_gpu
+
+    if not (has_gpu() or "error" not in _gpu_from_nvidia_smi()):
+        os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+        from numba.core import config
+
+        if not config.ENABLE_CUDASIM and os.environ["NUMBA_ENABLE_CUDASIM"] == "1":
+            config.reload_config()
+    from numba import cuda
+
+    return cuda
+
+
+def numba_simulated() -> bool:
+    """True when numba.cuda kernels run in the simulator (no GPU here)."""
+    numba_cuda()
+    from numba.core import config
+
+    return bool(config.ENABLE_CUDASIM)

@@ -1,0 +1,244 @@
+"""Every GPU rung of the ladder behind two interfaces (notebooks 03 and 04).
+
+* ``sort(keys) -> sorted copy``, like :mod:`py2ptx.sorts`: checks its input, copies
+  it to the GPU, sorts, copies back. This is what the ladder validates.
+* ``DEVICE_SORTS[key](d_keys)``: sorts a CuPy array in place on the GPU, with no
+  transfers. This is what gets timed (CUDA events), so that host<->device copies
+  are measured separately (:func:`time_transfers`) and never hide in a kernel time.
+
+The kernels are files in ``kernels/cuda/``; this module only launches them. The
+Numba rung also runs without a GPU, in Numba's CUDA simulator
+(:func:`odd_even_numba` at small n).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import numpy as np
+
+from .checks import as_int32_keys
+from .gpu import load_module, load_ptx, numba_cuda, require_gpu
+
+INT32_MAX = np.iinfo(np.int32).max
+#: Threads per block for the kernels with one thread per pair.
+PAIR_THREADS = 256
+
+
+@functools.cache
+def _module(file: str):
+    return load_module(file)
+
+
+def _kernel(file: str, name: str):
+    return _module(file).kernel(name)
+
+
+def _blocks(items: int, threads: int) -> int:
+    return max(1, (items + threads - 1) // threads)
+
+
+# --------------------------------------------------------------------------- rung 6: numba
+
+
+def odd_even_numba_device(d, threads: int = 128) -> None:
+    """Rung 6: n launches of the numba.cuda kernel in 1_odd_even_numba.py, in place.
+
+    ``d`` is a GPU array (CuPy or Numba), or a simulator array without a GPU.
+    """
+    from .kernels import load_python
+
+    step = load_python("cuda/1_odd_even_numba.py").odd_even_step
+    n = d.shape[0]
+    blocks = _blocks(n // 2, threads)
+    for phase in range(n):
+        step[blocks, threads](d, phase & 1)
+
+
+def odd_even_numba(keys: np.ndarray, threads: int = 128) -> np.ndarray:
+    """Rung 6 on a NumPy array: on the GPU, or in the simulator where there is none."""
+    cuda = numba_cuda()
+    d = cuda.to_device(as_int32_keys(keys).copy())
+    odd_even_numba_device(d, threads)
+    return d.copy_to_host()
+
+
+# --------------------------------------------------------------------------- rungs 7-11: CuPy
+
+
+class Launch(NamedTuple):
+    """One kernel launch of a sort: which kernel, its shape, its scalar arguments."""
+
+    kernel: str
+    grid: int
+    block: int
+    scalars: tuple
+    shared_mem: int = 0
+
+
+def odd_even_global_launches(n: int, threads: int = PAIR_THREADS) -> list[Launch]:
+    """Rung 7's schedule: n launches of odd_even_step, phase = 0, 1, 0, 1, ..."""
+    blocks = _blocks(n // 2, threads)
+    return [Launch("odd_even_step", blocks, threads, (np.int32(n), np.int32(phase & 1)))
+            for phase in range(n)]
+
+
+def bitonic_launches(size: int, threads: int = 512) -> list[Launch]:
+    """Rung 9's schedule for ``size`` keys (a power of two): every launch, in order.
+
+    One tile sort, then for each merge size k beyond a tile: one global launch per
+    step j >= tile, and one tile launch for the steps j < tile.
+    """
+    if size < 2 or size & (size - 1):
+        raise ValueError(f"bitonic sort needs a power of two >= 2 keys, not {size}")
+    threads = min(threads, size // 2)
+    tile = 2 * threads
+    tiles = size // tile
+    pair_threads = min(PAIR_THREADS, size // 2)
+    out = [Launch("bitonic_sort_tile", tiles, threads, (), 4 * tile)]
+    k = 2 * tile
+    while k <= size:
+        j = k // 2
+        while j >= tile:
+            out.append(Launch("bitonic_merge_global", size // 2 // pair_threads, pair_threads,
+                              (np.uint32(k), np.uint32(j))))
+            j //= 2
+        out.append(Launch("bitonic_merge_tile", tiles, threads, (np.uint32(k),), 4 * tile))
+        k *= 2
+    return out
+
+
+def run_launches(file: str, launches: list[Launch], d) -> None:
+    """Launch each of ``launches`` from kernels/cuda/``file`` on the GPU array ``d``."""
+    kernels = {name: _kernel(file, name) for name in {launch.kernel for launch in launches}}
+    for launch in launches:
+        kernels[launch.kernel](launch.grid, launch.block, d, *launch.scalars,
+                               shared_mem=launch.shared_mem)
+
+
+def odd_even_global_device(d, threads: int = PAIR_THREADS) -> None:
+    """Rung 7: n launches of 2_odd_even_global.cu (one per phase), in place."""
+    run_launches("2_odd_even_global.cu", odd_even_global_launches(d.size, threads), d)
+
+
+def odd_even_shared_device(d, threads: int = 1024, kernel: str = "odd_even_shared",
+                           file: str = "3_odd_even_shared.cu") -> None:
+    """Rung 8: one launch of one block, the keys in shared memory, in place.
+
+    n is limited by the shared memory one block may have (:func:`max_n_shared`).
+    """
+    n = d.size
+    if n < 2:
+        return
+    limit = max_n_shared()
+    if n > limit:
+        raise ValueError(f"{n} keys do not fit in one block's shared memory on this GPU "
+                         f"(at most {limit} int32 keys); use bitonic sort for larger n.")
+    run_launches(file, [odd_even_shared_launch(n, threads, kernel)], d)
+
+
+def odd_even_shared_launch(n: int, threads: int = 1024,
+                           kernel: str = "odd_even_shared") -> Launch:
+    """Rung 8's single launch: one block, every key in dynamic shared memory."""
+    return Launch(kernel, 1, min(threads, max(32, n // 2)), (np.int32(n),), 4 * n)
+
+
+def padded_size(n: int) -> int:
+    """The power of two bitonic sort works on: n rounded up (INT_MAX fills the rest)."""
+    return 1 << max(1, (n - 1).bit_length())
+
+
+def bitonic_device(d, threads: int = 512) -> None:
+    """Rung 9: bitonic sort from 4_bitonic.cu, in place (pads to a power of two)."""
+    cp = require_gpu("bitonic sort")
+    n = d.size
+    if n < 2:
+        return
+    size = padded_size(n)
+    work = d
+    if size != n:  # INT_MAX padding sorts to the end and is cut off afterwards
+        work = cp.full(size, INT32_MAX, dtype=np.int32)
+        work[:n] = d
+    run_launches("4_bitonic.cu", bitonic_launches(size, threads), work)
+    if work is not d:
+        d[:] = work[:n]
+
+
+def cupy_sort_device(d) -> None:
+    """Rung 10: ``cupy.sort`` (CUB's radix sort), in place."""
+    d.sort()
+
+
+def odd_even_inline_ptx_device(d, threads: int = 1024) -> None:
+    """Rung 11: the shared-memory sort with an inline-PTX min/max compare-and-swap."""
+    odd_even_shared_device(d, threads, "odd_even_shared_ptx", "6_odd_even_inline_ptx.cu")
+
+
+def odd_even_minmax_device(d, threads: int = 1024) -> None:
+    """Rung 11's twin in C (min/max): the SASS to compare against, and its time."""
+    odd_even_shared_device(d, threads, "odd_even_shared_minmax", "6_odd_even_inline_ptx.cu")
+
+
+def odd_even_handwritten_ptx_device(d, threads: int = PAIR_THREADS) -> None:
+    """Rung 7 with the hand-written odd_even_step.ptx, loaded through the driver's JIT."""
+    step = load_ptx("odd_even_step.ptx").kernel("odd_even_step_ptx")
+    for launch in odd_even_global_launches(d.size, threads):
+        step(launch.grid, launch.block, d, *launch.scalars)
+
+
+def max_n_shared() -> int:
+    """The most int32 keys one block can hold in shared memory on this GPU."""
+    from .gpu import max_shared_bytes
+
+    return max_shared_bytes() // 4
+
+
+#: Rung key -> the in-place sort of a CuPy int32 array (what the timings measure).
+DEVICE_SORTS = {
+    "odd_even_numba": odd_even_numba_device,
+    "odd_even_global": odd_even_global_device,
+    "odd_even_shared": odd_even_shared_device,
+    "bitonic": bitonic_device,
+    "cupy_sort": cupy_sort_device,
+    "odd_even_inline_ptx": odd_even_inline_ptx_device,
+}
+
+
+def on_gpu(device_sort):
+    """``sort(keys) -> sorted copy`` from an in-place device sort: copy in, sort, copy out."""
+
+    @functools.wraps(device_sort)
+    def sort(keys: np.ndarray, **kwargs) -> np.ndarray:
+        cp = require_gpu(device_sort.__name__)
+        d = cp.asarray(as_int32_keys(keys))
+        device_sort(d, **kwargs)
+        return cp.asnumpy(d)
+
+    sort.__doc__ = f"{device_sort.__doc__}\n\nOn a NumPy array: copies to the GPU and back."
+    return sort
+
+
+odd_even_global = on_gpu(odd_even_global_device)
+odd_even_shared = on_gpu(odd_even_shared_device)
+bitonic = on_gpu(bitonic_device)
+cupy_sort = on_gpu(cupy_sort_device)
+odd_even_inline_ptx = on_gpu(odd_even_inline_ptx_device)
+odd_even_minmax = on_gpu(odd_even_minmax_device)
+odd_even_handwritten_ptx = on_gpu(odd_even_handwritten_ptx_device)
+
+
+def time_transfers(n: int, repeats: int = 20):
+    """Host->device and device->host copies of n int32 keys, timed with CUDA events.
+
+    Returns two :class:`~py2ptx.timing.Timing` (labels ``h2d`` and ``d2h``). The
+    host array is ordinary (pageable) memory, as in every other cell of the course.
+    """
+    from .timing import time_gpu
+
+    cp = require_gpu("time_transfers")
+    host = np.random.default_rng(0).integers(-(2**31), 2**31 - 1, n, dtype=np.int32)
+    d = cp.asarray(host)
+    h2d = time_gpu(lambda: d.set(host), repeats=repeats, label="h2d", n=n)
+    d2h = time_gpu(lambda: d.get(), repeats=repeats, label="d2h", n=n)
+    return h2d, d2h

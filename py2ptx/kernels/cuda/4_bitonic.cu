@@ -1,0 +1,72 @@
+/* 4_bitonic.cu — bitonic sort: shared-memory stages inside a block, global merge
+ * steps between blocks (notebook 03, rung 9).
+ *
+ * What changed from the previous version (3_odd_even_shared.cu):
+ *   - the algorithm (co-optimization, not low-level optimization): Batcher's bitonic
+ *     network does log2(n) * (log2(n) + 1) / 2 compare-exchange steps instead of n,
+ *     each over n/2 independent pairs; O(n log^2 n) work instead of O(n^2);
+ *   - so it uses every SM: a step over 2^20 keys is 2^19 independent pairs;
+ *   - steps whose partner is inside a tile of 2 * blockDim.x keys run in shared
+ *     memory in one launch (bitonic_sort_tile, bitonic_merge_tile); steps whose
+ *     partner is further away need the whole grid to finish first, so each is one
+ *     launch of bitonic_merge_global.
+ *
+ * n must be a power of two: the host pads with INT_MAX, which sorts to the end.
+ * Step (k, j) compares i with i + j, where thread t handles i = 2j * (t / j) + t % j,
+ * ascending when (i & k) == 0 and descending otherwise.
+ */
+__device__ __forceinline__ void compare_exchange(int *keys, int i, int j, bool ascending)
+{
+    int left = keys[i], right = keys[i + j];
+    if ((left > right) == ascending) {
+        keys[i] = right;
+        keys[i + j] = left;
+    }
+}
+
+// Sort each tile of 2 * blockDim.x keys: every step with k up to the tile size.
+// Directions come from the global index, so neighbouring tiles end up sorted in
+// opposite directions -- exactly the bitonic sequences the next merge needs.
+extern "C" __global__ void bitonic_sort_tile(int *a)
+{
+    extern __shared__ int keys[];
+    const unsigned tile = 2 * blockDim.x, base = blockIdx.x * tile, t = threadIdx.x;
+    keys[t] = a[base + t];
+    keys[t + blockDim.x] = a[base + t + blockDim.x];
+    __syncthreads();
+    for (unsigned k = 2; k <= tile; k <<= 1) {
+        for (unsigned j = k >> 1; j > 0; j >>= 1) {
+            unsigned i = 2 * j * (t / j) + t % j;
+            compare_exchange(keys, i, j, ((base + i) & k) == 0);
+            __syncthreads();
+        }
+    }
+    a[base + t] = keys[t];
+    a[base + t + blockDim.x] = keys[t + blockDim.x];
+}
+
+// One step (k, j) with j >= tile: partners sit in different tiles, so it runs over
+// global memory, one thread per pair, and the launch boundary is the barrier.
+extern "C" __global__ void bitonic_merge_global(int *a, unsigned k, unsigned j)
+{
+    unsigned t = blockIdx.x * blockDim.x + threadIdx.x;
+    unsigned i = 2 * j * (t / j) + t % j;
+    compare_exchange(a, i, j, (i & k) == 0);
+}
+
+// The remaining steps of merge k, j = tile / 2 ... 1, all inside one tile.
+extern "C" __global__ void bitonic_merge_tile(int *a, unsigned k)
+{
+    extern __shared__ int keys[];
+    const unsigned tile = 2 * blockDim.x, base = blockIdx.x * tile, t = threadIdx.x;
+    keys[t] = a[base + t];
+    keys[t + blockDim.x] = a[base + t + blockDim.x];
+    __syncthreads();
+    for (unsigned j = tile >> 1; j > 0; j >>= 1) {
+        unsigned i = 2 * j * (t / j) + t % j;
+        compare_exchange(keys, i, j, ((base + i) & k) == 0);
+        __syncthreads();
+    }
+    a[base + t] = keys[t];
+    a[base + t + blockDim.x] = keys[t + blockDim.x];
+}
