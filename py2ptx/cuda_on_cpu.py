@@ -144,6 +144,9 @@ class EmulationError(RuntimeError):
 
 def _translate(text: str) -> str:
     """CUDA C -> C the prelude understands, keeping every line where it was."""
+    # Comments go first (keeping their newlines, so line numbers stay the student's).
+    text = re.sub(r"//[^\n]*|/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), text,
+                  flags=re.DOTALL)
     if _ASM.search(text):
         line = text[: _ASM.search(text).start()].count("\n") + 1
         raise EmulationError(

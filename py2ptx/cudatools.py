@@ -263,6 +263,27 @@ def sass_instructions(sass: str) -> list[str]:
     return [m.group(2).rstrip(" ;") for m in map(_SASS_LINE.match, sass.splitlines()) if m]
 
 
+def sass_by_kernel(sass: str) -> dict[str, list[str]]:
+    """A ``cuobjdump -sass`` listing split per kernel: name -> its instructions."""
+    out: dict[str, list[str]] = {}
+    for block in sass.split("Function : ")[1:]:
+        out[block.split()[0]] = sass_instructions(block)
+    return out
+
+
+def sass_opcode(instruction: str) -> str:
+    """``'@!P1 BRA 0x260'`` -> ``'BRA'``: the operation, without predicate or operands."""
+    words = instruction.split()
+    return words[1] if words and words[0].startswith("@") else (words[0] if words else "")
+
+
+def sass_diff(a: list[str], b: list[str], a_name: str = "a", b_name: str = "b") -> str:
+    """A unified diff of two kernels' instructions ('' when they are identical)."""
+    import difflib
+
+    return "\n".join(difflib.unified_diff(a, b, a_name, b_name, lineterm="", n=1))
+
+
 def compact_sass(sass: str) -> str:
     """A ``cuobjdump -sass`` listing for reading: function names and instructions with
     their addresses, without the encodings and the NOP padding after the last EXIT."""

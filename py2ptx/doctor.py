@@ -306,6 +306,7 @@ def _rung_modes(report: Report) -> None:
     from .ladder import RUNGS
 
     c_ok = next((r.ok for r in report.rows if r.item == "C compiler"), False)
+    tools_ok = all(r.ok for r in report.rows if r.section == "CUDA tools on the CPU")
     for r in RUNGS:
         if r.device == "cpu":
             if r.tool == "gcc" and not c_ok:
@@ -314,9 +315,16 @@ def _rung_modes(report: Report) -> None:
                 report.modes[r.key] = ("live", "on this CPU")
         elif has_gpu():
             report.modes[r.key] = ("live", f"on {report.gpu.get('name', 'the GPU')}")
+        elif r.tool.startswith("LLVM (Numba)"):
+            report.modes[r.key] = ("simulator", "no GPU: Numba's CUDA simulator runs it at "
+                                   "small n (correct, not fast); times from a recorded run")
+        elif r.tool.startswith("NVRTC") and tools_ok:
+            report.modes[r.key] = ("compile-only", "no GPU: compiled to PTX and SASS here"
+                                   + ("" if r.layer == "ptx" else
+                                      ", run on CPU threads at small n")
+                                   + "; times from a recorded run")
         else:
-            report.modes[r.key] = ("recorded", "no GPU here: compiled to PTX/SASS, "
-                                   "timings from a recorded run")
+            report.modes[r.key] = ("recorded", "no GPU: only a recorded run can show it")
 
 
 @functools.lru_cache(maxsize=1)

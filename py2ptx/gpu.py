@@ -156,10 +156,12 @@ def check_launch(grid, block, shared_mem: int = 0, max_shared: int = DEFAULT_SHA
     """Normalise ``grid``/``block`` to 3-tuples, or raise :class:`LaunchShapeError`."""
     shapes = []
     for what, dims in (("grid", grid), ("block", block)):
-        dims = (dims,) if isinstance(dims, int | np.integer) else tuple(dims)
+        dims = tuple(dims) if isinstance(dims, tuple | list) else (dims,)
         if not 1 <= len(dims) <= 3 or not all(isinstance(d, int | np.integer) for d in dims):
+            hint = (" A float? Divide with // (n // 256), not / (n / 256)."
+                    if any(isinstance(d, float) for d in dims) else "")
             raise LaunchShapeError(f"{what} must be an int or a tuple of 1 to 3 ints, "
-                                   f"not {dims!r}")
+                                   f"not {dims!r}.{hint}")
         if any(d < 1 for d in dims):
             raise LaunchShapeError(
                 f"{what} {dims} has a dimension below 1: nothing would run. "

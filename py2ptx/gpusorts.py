@@ -92,6 +92,9 @@ def bitonic_launches(size: int, threads: int = 512) -> list[Launch]:
     """
     if size < 2 or size & (size - 1):
         raise ValueError(f"bitonic sort needs a power of two >= 2 keys, not {size}")
+    if threads < 1 or threads & (threads - 1):
+        raise ValueError(f"bitonic sort needs a power-of-two block (its tile is 2 x the "
+                         f"block), not a block of {threads} threads")
     threads = min(threads, size // 2)
     tile = 2 * threads
     tiles = size // tile
@@ -242,3 +245,39 @@ def time_transfers(n: int, repeats: int = 20):
     h2d = time_gpu(lambda: d.set(host), repeats=repeats, label="h2d", n=n)
     d2h = time_gpu(lambda: d.get(), repeats=repeats, label="d2h", n=n)
     return h2d, d2h
+
+
+# --------------------------------------------------------------------------- on CPU threads
+
+#: Rung key -> (kernel file, make the launches for n keys and a block size or None).
+SCHEDULES = {
+    "odd_even_global": ("2_odd_even_global.cu",
+                        lambda n, t: odd_even_global_launches(n, t or PAIR_THREADS)),
+    "odd_even_shared": ("3_odd_even_shared.cu",
+                        lambda n, t: [odd_even_shared_launch(n, t or 1024)]),
+    "bitonic": ("4_bitonic.cu", lambda n, t: bitonic_launches(padded_size(n), t or 512)),
+}
+
+
+def emulate_on_cpu(key: str, keys: np.ndarray, threads: int | None = None) -> np.ndarray:
+    """Run a CUDA C rung's own kernel file on CPU threads (:mod:`py2ptx.cuda_on_cpu`).
+
+    The same launches, in the same order, as on a GPU -- for checking the kernels'
+    logic at small n on a machine without one. Never timed: it is not a GPU.
+    """
+    from .cuda_on_cpu import run_on_cpu
+
+    if key not in SCHEDULES:
+        raise KeyError(f"rung {key!r} has no CUDA C schedule to emulate; "
+                       f"choose from {', '.join(SCHEDULES)}")
+    keys = as_int32_keys(keys)
+    n = keys.size
+    if n < 2:
+        return keys.copy()
+    file, make = SCHEDULES[key]
+    work = np.full(padded_size(n) if key == "bitonic" else n, INT32_MAX, dtype=np.int32)
+    work[:n] = keys
+    for launch in make(n, threads):
+        run_on_cpu(file, launch.kernel, launch.grid, launch.block, work, *launch.scalars,
+                   shared_mem=launch.shared_mem)
+    return work[:n].copy()

@@ -2,11 +2,14 @@
 
 Every table, plot and test that talks about rungs derives from :data:`RUNGS`.
 A rung is one implementation of the sort, at one layer of the stack. Its ``kind``
-says which of the two kinds of optimization it is, relative to the rung before:
+says which of the two kinds of optimization it is, measured from bubble sort:
 
-* ``same-algorithm`` (low-level optimization): the same comparisons and swaps,
-  better use of the machine (a lower layer, a better compiler, better memory use);
-* ``algorithm-change`` (co-optimization): a different algorithm, precision or model.
+* ``same-algorithm`` (low-level optimization): the same neighbour compare-and-swaps,
+  better use of the machine (a lower layer, a better compiler, better memory use,
+  thousands of threads). Odd-even transposition sort counts here: it is bubble
+  sort's compare-and-swap of neighbours, reordered so that n/2 of them run at once;
+* ``algorithm-change`` (co-optimization): a different algorithm (bitonic sort, radix
+  sort, the library's sort), precision or model.
 
 Rung 1 is the ``baseline`` every speedup is measured against.
 """
@@ -53,6 +56,22 @@ RUNGS: tuple[Rung, ...] = (
     Rung(5, "numpy_sort", "np.sort (the library's O(n log n) sort)", "compilers",
          "C library (NumPy)", "cpu", "algorithm-change", "02-c-and-numba",
          "py2ptx.sorts:numpy_sort", complexity="O(n log n)"),
+    Rung(6, "odd_even_numba", "Odd-even sort, numba.cuda, a launch per phase",
+         "compilers", "LLVM (Numba) -> PTX", "gpu", "same-algorithm", "03-cuda-parallel-sort",
+         "py2ptx.gpusorts:odd_even_numba"),
+    Rung(7, "odd_even_global", "Odd-even sort, CUDA C, a launch per phase",
+         "compilers", "NVRTC", "gpu", "same-algorithm", "03-cuda-parallel-sort",
+         "py2ptx.gpusorts:odd_even_global"),
+    Rung(8, "odd_even_shared", "Odd-even sort, CUDA C, one block, shared memory", "compilers", "NVRTC", "gpu", "same-algorithm", "03-cuda-parallel-sort",
+         "py2ptx.gpusorts:odd_even_shared"),
+    Rung(9, "bitonic", "Bitonic sort, CUDA C, shared tiles + global merges",
+         "compilers", "NVRTC", "gpu", "algorithm-change", "03-cuda-parallel-sort",
+         "py2ptx.gpusorts:bitonic", complexity="O(n log^2 n)"),
+    Rung(10, "cupy_sort", "cupy.sort (CUB radix sort, the library ceiling)", "compilers",
+         "CUDA library (CUB)", "gpu", "algorithm-change", "03-cuda-parallel-sort",
+         "py2ptx.gpusorts:cupy_sort", complexity="O(n) passes over 32-bit keys"),
+    Rung(11, "odd_even_inline_ptx", "Odd-even sort, shared memory, inline-PTX min/max", "ptx", "NVRTC (ptxas inside)", "gpu", "same-algorithm", "04-ptx",
+         "py2ptx.gpusorts:odd_even_inline_ptx"),
 )
 
 

@@ -30,26 +30,35 @@ __device__ __forceinline__ void min_max_ptx(int &low, int &high)
     high = h;
 }
 
-#define ODD_EVEN_SHARED(NAME, MIN_MAX)                                            \
-    extern "C" __global__ void NAME(int *a, int n)                                \
-    {                                                                             \
-        extern __shared__ int keys[];                                             \
-        for (int i = threadIdx.x; i < n; i += blockDim.x)                         \
-            keys[i] = a[i];                                                       \
-        __syncthreads();                                                          \
-        for (int phase = 0; phase < n; ++phase) {                                 \
-            for (int p = threadIdx.x; 2 * p + (phase & 1) + 1 < n; p += blockDim.x) { \
-                int i = 2 * p + (phase & 1);                                      \
-                int low = keys[i], high = keys[i + 1];                            \
-                MIN_MAX(low, high);                                               \
-                keys[i] = low;                                                    \
-                keys[i + 1] = high;                                               \
-            }                                                                     \
-            __syncthreads();                                                      \
-        }                                                                         \
-        for (int i = threadIdx.x; i < n; i += blockDim.x)                         \
-            a[i] = keys[i];                                                       \
+// The shared-memory sort of 3_odd_even_shared.cu, with the compare-and-swap as a
+// template parameter so that both kernels below are the same code but for it.
+template <void (*MIN_MAX)(int &, int &)>
+__device__ __forceinline__ void odd_even_shared_body(int *a, int n)
+{
+    extern __shared__ int keys[];
+    for (int i = threadIdx.x; i < n; i += blockDim.x)
+        keys[i] = a[i];
+    __syncthreads();
+    for (int phase = 0; phase < n; ++phase) {
+        for (int p = threadIdx.x; 2 * p + (phase & 1) + 1 < n; p += blockDim.x) {
+            int i = 2 * p + (phase & 1);
+            int low = keys[i], high = keys[i + 1];
+            MIN_MAX(low, high);  // no branch: both keys are stored back
+            keys[i] = low;
+            keys[i + 1] = high;
+        }
+        __syncthreads();
     }
+    for (int i = threadIdx.x; i < n; i += blockDim.x)
+        a[i] = keys[i];
+}
 
-ODD_EVEN_SHARED(odd_even_shared_minmax, min_max_c)
-ODD_EVEN_SHARED(odd_even_shared_ptx, min_max_ptx)
+extern "C" __global__ void odd_even_shared_minmax(int *a, int n)
+{
+    odd_even_shared_body<min_max_c>(a, n);
+}
+
+extern "C" __global__ void odd_even_shared_ptx(int *a, int n)
+{
+    odd_even_shared_body<min_max_ptx>(a, n);
+}

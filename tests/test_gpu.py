@@ -1,0 +1,306 @@
+"""The GPU half without a GPU: kernel files compile to cubins, typed arguments and launch
+shapes are checked before launch, the simulator and the CPU-thread emulator sort.
+
+Tests marked ``gpu`` run the same rungs on a real GPU (``make gpu-check``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from py2ptx import cudatools, gpu, gpusorts, ladder
+from py2ptx.checks import random_keys, standard_cases, validate
+from py2ptx.cuda_on_cpu import EmulationError, run_on_cpu
+
+CUDA_DIR = cudatools.KERNELS / "cuda"
+CU_FILES = sorted(p.name for p in CUDA_DIR.glob("*.cu"))
+ARCHS = ("sm_90", "sm_75")  # the recorded H200, and the T4 of free cloud notebooks
+
+
+class FakeDeviceArray:
+    """Stands in for a CuPy array where only the argument check is under test."""
+
+    def __init__(self, dtype):
+        self.dtype, self.shape = np.dtype(dtype), (4,)
+        self.__cuda_array_interface__ = {}
+
+
+def small_cases(n: int = 40) -> dict[str, np.ndarray]:
+    return standard_cases(n)
+
+
+# --------------------------------------------------------------------------- compilation
+
+
+def test_every_cuda_rung_names_a_kernel_file_or_numba_module():
+    gpu_rungs = ladder.rungs(device="gpu")
+    assert [r.number for r in gpu_rungs] == list(range(6, 12))
+    assert {p.name for p in CUDA_DIR.iterdir() if p.suffix in (".cu", ".py", ".ptx")} >= {
+        "1_odd_even_numba.py", "2_odd_even_global.cu", "3_odd_even_shared.cu",
+        "4_bitonic.cu", "6_odd_even_inline_ptx.cu", "special_registers.cu",
+        "odd_even_step.ptx"}
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("name", CU_FILES)
+def test_every_cu_file_compiles_to_a_cubin(name, arch):
+    # A cubin, not just PTX: bad inline PTX only fails when ptxas assembles it.
+    cubin = cudatools.cubin_for(name, arch)
+    assert cubin[:4] == b"\x7fELF"
+    for kernel in gpu._KERNEL_RE.findall((CUDA_DIR / name).read_text()):
+        assert kernel[0] in cudatools.sass_for(cubin)
+
+
+@pytest.mark.parametrize("name", CU_FILES)
+def test_every_cu_file_opens_with_what_changed(name):
+    head = (CUDA_DIR / name).read_text()[:1500]
+    assert head.startswith(f"/* {name}")
+    assert "What changed from the previous version" in head
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_hand_written_ptx_assembles_for_both_archs(arch):
+    text = (CUDA_DIR / "odd_even_step.ptx").read_text()
+    assert cudatools.ptx_version(text) == "7.8"
+    assert "odd_even_step_ptx" in cudatools.sass_for(cudatools.assemble_ptx(text, arch))
+
+
+def test_inline_ptx_and_c_min_max_give_the_same_sass():
+    # Same operations in the same order; at most the registers of two loads differ.
+    for arch in ARCHS:
+        by_kernel = cudatools.sass_by_kernel(cudatools.sass_for("6_odd_even_inline_ptx.cu", arch))
+        ptx, c = by_kernel["odd_even_shared_ptx"], by_kernel["odd_even_shared_minmax"]
+        assert list(map(cudatools.sass_opcode, ptx)) == list(map(cudatools.sass_opcode, c))
+        assert len(cudatools.sass_diff(ptx, c).splitlines()) <= 12
+        assert any(cudatools.sass_opcode(i).startswith(("VIMNMX", "IMNMX")) for i in ptx)
+
+
+def test_special_registers_reach_sass():
+    sass = cudatools.sass_for("special_registers.cu")
+    for register in ("SR_VIRTUALSMID", "SR_LANEID", "SR_VIRTID", "SR_GLOBALTIMER"):
+        assert register in sass, register
+
+
+def test_bad_inline_ptx_fails_at_ptxas_with_the_line(tmp_path):
+    bad = ('extern "C" __global__ void k(int *a)\n{\n    int r;\n'
+           '    asm("mni.s32 %0, %1, %1;" : "=r"(r) : "r"(a[0]));\n    a[0] = r;\n}\n')
+    cudatools.ptx_for(bad)  # PTX text is produced: it proves nothing
+    with pytest.raises(cudatools.CudaCompileError, match="mni"):
+        cudatools.cubin_for(bad)
+
+
+# --------------------------------------------------------------------------- typed arguments
+
+
+def test_kernel_params_reads_every_kernel_signature():
+    text = (CUDA_DIR / "4_bitonic.cu").read_text()
+    assert [str(p) for p in gpu.kernel_params(text, "bitonic_merge_global")] == [
+        "int *a", "unsigned k", "unsigned j"]
+    text = (CUDA_DIR / "special_registers.cu").read_text()
+    params = gpu.kernel_params(text, "whoami")
+    assert params[1].ctype == "unsigned long long" and params[1].pointer
+    assert params[-1].ctype == "long long" and not params[-1].pointer
+    with pytest.raises(KeyError, match="bitonic_sort_tile"):
+        gpu.kernel_params((CUDA_DIR / "4_bitonic.cu").read_text(), "bitonic")
+
+
+def test_a_python_int_for_an_int_parameter_is_refused_naming_np_int32():
+    params = gpu.kernel_params((CUDA_DIR / "2_odd_even_global.cu").read_text(), "odd_even_step")
+    with pytest.raises(gpu.KernelArgumentError) as err:
+        gpu.check_args("odd_even_step", params, (FakeDeviceArray(np.int32), 100, np.int32(0)))
+    message = str(err.value)
+    assert "argument 2 of odd_even_step (int n)" in message
+    assert "np.int32(100)" in message and "long long" in message
+
+
+def test_a_python_float_for_a_float_parameter_is_refused_naming_np_float32():
+    params = gpu.kernel_params('extern "C" __global__ void s(float *x, float a) {}', "s")
+    with pytest.raises(gpu.KernelArgumentError, match=r"np\.float32\(0\.5\)"):
+        gpu.check_args("s", params, (FakeDeviceArray(np.float32), 0.5))
+    with pytest.raises(gpu.KernelArgumentError, match=r"np\.float64.*np\.float32"):
+        gpu.check_args("s", params, (FakeDeviceArray(np.float32), np.float64(0.5)))
+
+
+def test_host_arrays_wrong_dtypes_and_counts_are_refused():
+    params = gpu.kernel_params((CUDA_DIR / "2_odd_even_global.cu").read_text(), "odd_even_step")
+    with pytest.raises(gpu.KernelArgumentError, match="cupy.asarray"):
+        gpu.check_args("odd_even_step", params, (np.zeros(4, np.int32), np.int32(4), np.int32(0)))
+    with pytest.raises(gpu.KernelArgumentError, match="int64.*astype\\(np.int32\\)"):
+        gpu.check_args("odd_even_step", params,
+                       (FakeDeviceArray(np.int64), np.int32(4), np.int32(0)))
+    with pytest.raises(gpu.KernelArgumentError, match="takes 3 arguments"):
+        gpu.check_args("odd_even_step", params, (FakeDeviceArray(np.int32), np.int32(4)))
+    gpu.check_args("odd_even_step", params, (FakeDeviceArray(np.int32), np.int32(4), np.int32(1)))
+
+
+@pytest.mark.parametrize("grid, block, shared, message", [
+    (1, 2048, 0, "at most 1024"),
+    (0, 256, 0, "below 1"),
+    ((1, 2, 3, 4), 32, 0, "1 to 3 ints"),
+    (1, 32, 64 * 1024, "at most 49152"),
+    (1.5, 32, 0, "int or a tuple"),
+])
+def test_launch_shapes_the_gpu_cannot_run_are_refused(grid, block, shared, message):
+    with pytest.raises(gpu.LaunchShapeError, match=message):
+        gpu.check_launch(grid, block, shared)
+
+
+def test_launch_shapes_are_normalised():
+    assert gpu.check_launch(4, (32, 2)) == ((4, 1, 1), (32, 2, 1))
+
+
+def test_without_a_gpu_require_gpu_says_what_happens_instead():
+    if gpu.cupy_or_none() is not None:
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(gpu.NoGPU, match="recorded GPU run"):
+        gpu.require_gpu("this test")
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+@pytest.mark.parametrize("size, threads, expected", [
+    (2, 512, 1),          # one tile holds everything
+    (1024, 512, 1),
+    (2048, 512, 3),       # tile sort; k = 2048: a global step (j = 1024) and a merge_tile
+    (4096, 512, 6),       # + k = 4096: global steps j = 2048, 1024 and a merge_tile
+    (1 << 20, 512, 1 + sum(1 + (k - 10) for k in range(11, 21))),
+])
+def test_bitonic_launch_counts(size, threads, expected):
+    assert len(gpusorts.bitonic_launches(size, threads)) == expected
+
+
+def test_bitonic_needs_a_power_of_two():
+    with pytest.raises(ValueError, match="power of two"):
+        gpusorts.bitonic_launches(1000)
+    with pytest.raises(ValueError, match="block of 96 threads"):
+        gpusorts.bitonic_launches(1024, threads=96)
+    assert gpusorts.padded_size(1000) == 1024 and gpusorts.padded_size(2) == 2
+
+
+def test_odd_even_global_launches_once_per_phase():
+    launches = gpusorts.odd_even_global_launches(1000, 256)
+    assert len(launches) == 1000
+    assert launches[0].grid == 2 and [int(x.scalars[1]) for x in launches[:3]] == [0, 1, 0]
+
+
+# --------------------------------------------------------------------------- simulator
+
+
+def test_numba_kernels_run_in_the_simulator_without_a_gpu():
+    if gpu.cupy_or_none() is not None:
+        pytest.skip("this machine has a GPU: numba.cuda is the real one")
+    assert gpu.numba_simulated()
+
+
+@pytest.mark.parametrize("threads", [32, 128])
+def test_odd_even_numba_sorts_in_the_simulator(threads):
+    cases = {k: v for k, v in small_cases(40).items()}
+    cases["random, n = 100"] = random_keys(100, seed=7)
+    assert validate(lambda k: gpusorts.odd_even_numba(k, threads), cases,
+                    what="odd_even_numba") == len(cases)
+
+
+# --------------------------------------------------------------------------- CPU threads
+
+
+@pytest.mark.parametrize("key", sorted(gpusorts.SCHEDULES))
+def test_cuda_c_rungs_sort_on_cpu_threads(key):
+    cases = small_cases(40)
+    cases["random, n = 200"] = random_keys(200, seed=3)
+    assert validate(lambda k: gpusorts.emulate_on_cpu(key, k), cases, what=key) == len(cases)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 32])
+def test_bitonic_on_cpu_threads_with_small_blocks(threads):
+    # Small blocks mean small tiles: every kind of launch (tile, global, merge) runs.
+    keys = random_keys(300, seed=threads)
+    np.testing.assert_array_equal(gpusorts.emulate_on_cpu("bitonic", keys, threads),
+                                  np.sort(keys))
+
+
+def test_emulator_refuses_inline_ptx_and_says_how_to_check_it():
+    with pytest.raises(EmulationError, match="line 2[0-9].*inline PTX.*cubin_for"):
+        run_on_cpu("6_odd_even_inline_ptx.cu", "odd_even_shared_ptx", 1, 32,
+                   np.zeros(8, np.int32), np.int32(8), shared_mem=32)
+
+
+def test_emulator_stops_a_kernel_that_waits_at_a_barrier_for_ever():
+    src = ('extern "C" __global__ void k(int *a, int n)\n{\n'
+           '    if (threadIdx.x == 0) { __syncthreads(); }\n'
+           '    else { while (1) { __syncthreads(); } }\n}\n')
+    with pytest.raises(EmulationError, match="did not finish.*__syncthreads"):
+        run_on_cpu(src, "k", 1, 4, np.zeros(4, np.int32), np.int32(4), timeout=2)
+
+
+def test_emulator_reports_a_crash_without_dying():
+    src = ('extern "C" __global__ void k(int *a, int n)\n{\n'
+           '    a[threadIdx.x * 100000000LL] = 1;\n}\n')
+    with pytest.raises(EmulationError, match="crashed.*SIGSEGV.*outside"):
+        run_on_cpu(src, "k", 1, 4, np.zeros(4, np.int32), np.int32(4))
+
+
+def test_emulator_checks_arguments_like_a_gpu_launch():
+    with pytest.raises(gpu.KernelArgumentError, match=r"np\.int32\(8\)"):
+        run_on_cpu("2_odd_even_global.cu", "odd_even_step", 1, 4, np.zeros(8, np.int32), 8,
+                   np.int32(0))
+
+
+def test_emulator_compile_errors_name_the_students_line():
+    src = 'extern "C" __global__ void k(int *a, int n)\n{\n    a[0] = undefined_thing;\n}\n'
+    with pytest.raises(Exception, match=r"cell\.cu:3"):
+        run_on_cpu(src, "k", 1, 1, np.zeros(1, np.int32), np.int32(1))
+
+
+def test_emulator_shared_memory_starts_as_garbage():
+    # Reading shared memory nobody wrote must not give a lucky zero.
+    src = ('extern "C" __global__ void k(int *a, int n)\n{\n'
+           '    extern __shared__ int s[];\n    a[threadIdx.x] = s[threadIdx.x];\n}\n')
+    out = np.zeros(4, np.int32)
+    run_on_cpu(src, "k", 1, 4, out, np.int32(4), shared_mem=16)
+    assert (out != 0).all()
+
+
+# --------------------------------------------------------------------------- on a GPU
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("r", ladder.rungs(device="gpu"), ids=lambda r: r.key)
+def test_gpu_rung_sorts_on_the_gpu(r):
+    cases = standard_cases(1000)
+    cases["random, n = 5000"] = random_keys(5000, seed=5)
+    if r.key == "odd_even_numba":
+        cases = standard_cases(200)
+    assert validate(r.load(), cases, what=r.key) == len(cases)
+
+
+@pytest.mark.gpu
+def test_hand_written_ptx_runs_through_the_driver():
+    keys = random_keys(999, seed=9)
+    np.testing.assert_array_equal(gpusorts.odd_even_handwritten_ptx(keys), np.sort(keys))
+
+
+@pytest.mark.gpu
+def test_a_python_int_is_refused_on_a_real_launch():
+    import cupy as cp
+
+    step = gpusorts._kernel("2_odd_even_global.cu", "odd_even_step")
+    d = cp.arange(8, dtype=cp.int32)
+    with pytest.raises(gpu.KernelArgumentError, match="np.int32"):
+        step(1, 4, d, 8, np.int32(0))
+
+
+@pytest.mark.gpu
+def test_ptx_newer_than_the_driver_is_explained(tmp_path):
+    text = (CUDA_DIR / "odd_even_step.ptx").read_text().replace(".version 7.8", ".version 99.9")
+    path = tmp_path / "too_new.ptx"
+    path.write_text(text)
+    with pytest.raises(cudatools.CudaCompileError, match="accepts PTX up to"):
+        gpu.load_ptx(path)
+
+
+@pytest.mark.gpu
+def test_shared_memory_sort_uses_the_opt_in_limit():
+    keys = random_keys(16384, seed=1)  # 64 KB: above the 48 KB default on every GPU
+    np.testing.assert_array_equal(gpusorts.odd_even_shared(keys), np.sort(keys))
