@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: lab test setup labs course-map clean-notebooks doctor lint
+.PHONY: lab test setup labs course-map clean-notebooks doctor lint gpu-check carry-wheels
 
 # JupyterLab refuses to start as root unless told; containers and cloud VMs often run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -55,3 +55,11 @@ clean-notebooks: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# The GPU check (needs an NVIDIA GPU): GPU tests, every notebook live, a recorded run.
+gpu-check: $(STAMP)
+	$(PY) tools/gpu_check.py $(ARGS)
+
+# Wheels of the Jupyter stack for a GPU machine without one (see tools/gpu_check.py).
+carry-wheels:
+	sh tools/carry_wheels.sh

@@ -1,0 +1,105 @@
+"""Measuring rungs: validate, then time, then record -- the one path every number takes.
+
+Used by notebook 03 onwards and by the GPU check (``tools/gpu_check.py``). For each
+rung and size: random keys, the rung's sort checked against ``np.sort`` (a fast
+wrong kernel never reaches a plot), then timed -- CPU rungs with :func:`time_cpu`,
+GPU rungs in place on the device with CUDA events (:func:`time_gpu`), so that
+host<->device copies are timed on their own (:func:`py2ptx.gpusorts.time_transfers`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .checks import check_sorted, random_keys
+from .ladder import Rung, rung
+from .timing import Timing, time_cpu, time_gpu
+
+#: The GPU check's plan: rung key -> (sizes n, repeats). Sized so the whole check
+#: stays well under 8 minutes on an H200: the launch-per-phase rungs pay n launches
+#: per sort, so they stop at 2^14; bitonic and cupy.sort go to 2^20.
+GPU_PLAN: dict[str, tuple[tuple[int, ...], int]] = {
+    "c_bubble_scalar": ((2**10, 2**12, 2**14), 3),
+    "numpy_sort": ((2**10, 2**12, 2**14, 2**16, 2**18, 2**20), 5),
+    "odd_even_numba": ((2**10, 2**12), 3),
+    "odd_even_global": ((2**10, 2**12, 2**14), 5),
+    "odd_even_shared": ((2**10, 2**12, 2**14), 10),
+    "odd_even_inline_ptx": ((2**10, 2**12, 2**14), 10),
+    "bitonic": ((2**10, 2**12, 2**14, 2**16, 2**18, 2**20), 20),
+    "cupy_sort": ((2**10, 2**12, 2**14, 2**16, 2**18, 2**20), 20),
+}
+#: The name recorded GPU runs of the ladder are saved under (results/…-gpu-ladder.json).
+GPU_RUN = "gpu-ladder"
+
+
+def measure(r: Rung | str, n: int, repeats: int = 5, seed: int = 0) -> Timing:
+    """Validate rung ``r`` on n random keys, then time it (GPU rungs on the device)."""
+    r = rung(r) if isinstance(r, str | int) else r
+    keys = random_keys(n, seed=seed)
+    check_sorted(f"random, n = {n}", keys, r.load()(keys), what=r.title)
+    if r.device == "cpu":
+        return time_cpu(r.load(), keys, repeats=repeats, label=r.key, n=n)
+    from .gpu import require_gpu
+    from .gpusorts import DEVICE_SORTS
+
+    cp = require_gpu(r.title)
+    d_in, work = cp.asarray(keys), cp.empty(n, dtype=cp.int32)
+    sort = DEVICE_SORTS[r.key]
+
+    def copy_then_sort():  # a device-to-device copy of the input, then the sort in place
+        work[...] = d_in
+        sort(work)
+
+    return time_gpu(copy_then_sort, repeats=repeats, warmup=1, label=r.key, n=n)
+
+
+def run_plan(plan: dict[str, tuple[tuple[int, ...], int]],
+             progress: Callable[[str], None] = print, transfers: bool = True) -> list[Timing]:
+    """Every (rung, n) of ``plan``, measured; plus host<->device copies at each GPU n."""
+    timings: list[Timing] = []
+    for key, (sizes, repeats) in plan.items():
+        for n in sizes:
+            t = measure(key, n, repeats)
+            progress(f"{rung(key).number:>2} {key:<22} n = {n:>9,}  {t}")
+            timings.append(t)
+    if transfers:
+        from .gpusorts import time_transfers
+
+        gpu_sizes = sorted({n for k, (s, _) in plan.items() if rung(k).device == "gpu" for n in s})
+        for n in gpu_sizes:
+            for t in time_transfers(n):
+                progress(f"   {t.label:<22} n = {n:>9,}  {t}")
+                timings.append(t)
+    return timings
+
+
+def series(timings: list[Timing], *labels: str) -> dict[str, list[Timing]]:
+    """``{label: [Timing at each n]}`` for the plots, in the order of ``labels``."""
+    return {label: [t for t in timings if t.label == label] for label in labels
+            if any(t.label == label for t in timings)}
+
+
+def crossover(cpu: list[Timing], gpu: list[Timing]) -> int | None:
+    """The smallest n measured by both at which ``gpu`` is faster than ``cpu`` (or None)."""
+    cpu_at = {t.n: t.median for t in cpu}
+    wins = sorted(t.n for t in gpu if t.n in cpu_at and t.median < cpu_at[t.n])
+    return wins[0] if wins else None
+
+
+def gpu_timings(plan: dict | None = None, progress: Callable[[str], None] = print):
+    """GPU numbers for a notebook: measured live on a GPU, else the latest recorded run.
+
+    Returns ``(timings, where)`` -- ``where`` names the machine and, for a recorded
+    run, its provenance -- or ``(None, message)`` when there is neither a GPU nor a
+    recorded run (the message says so plainly).
+    """
+    from .doctor import gpu_info, has_gpu, machine_label
+    from .results import latest_run, no_run_message
+
+    if has_gpu():
+        timings = run_plan(plan or GPU_PLAN, progress)
+        return timings, f"{gpu_info()['name']}, live, with {machine_label()}"
+    run = latest_run(GPU_RUN)
+    if run is None:
+        return None, no_run_message(GPU_RUN)
+    return run.timings, run.describe()

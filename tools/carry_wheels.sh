@@ -1,0 +1,14 @@
+#!/bin/sh
+# Download, here, the Jupyter packages the lent GPU machine lacks (it has Python 3.12,
+# numpy, matplotlib, cupy, numba-cuda and pytest, but no Jupyter stack and no network).
+# They land in .whl/ (ignored by git); the GPU check's command installs them there.
+set -eu
+cd "$(dirname "$0")/.."
+grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
+rm -rf .whl
+python3 -m pip download --quiet --only-binary=:all: --python-version 3.12 --implementation cp \
+  --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
+  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+  --platform manylinux1_x86_64 --platform any \
+  -d .whl nbclient ipykernel ipywidgets nbformat matplotlib-inline
+du -sh .whl

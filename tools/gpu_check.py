@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""The project's GPU check: on a machine with an NVIDIA GPU, prove the GPU half live.
+
+    make gpu-check                      # in the course's .venv
+    python3 tools/gpu_check.py --out D  # where the packages are already importable
+
+1. the doctor's report (device, driver, CUDA, the highest PTX ISA it accepts);
+2. the tests marked ``gpu`` (every GPU rung sorts on the GPU, typed arguments, PTX loading);
+3. every notebook and solution executed live (tests/test_notebooks.py);
+4. every GPU rung validated and timed (py2ptx.bench.GPU_PLAN), recorded to results/
+   with its provenance -- only when steps 2 and 3 passed.
+It exits non-zero if any step failed, and prints how long each took (budget: 8 minutes).
+Without a GPU it stops at step 1 and says so: the check never pretends.
+
+On the lent H200 (Python 3.12, no Jupyter stack) the Jupyter packages travel as wheels:
+``make carry-wheels`` here, then there (see results/README.md for the whole command):
+    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
+    PYTHONPATH=/tmp/site:$PWD python3 tools/gpu_check.py --out "$OUT"
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def _pytest(*args: str) -> int:
+    env = dict(os.environ, PY2PTX_GPU_CHECK="1", PYTHONPATH=os.pathsep.join(
+        [str(REPO), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-o", "addopts=-ra", *args], cwd=REPO, env=env).returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, help="also copy the run and executed notebooks here")
+    parser.add_argument("--skip-notebooks", action="store_true",
+                        help="steps 1, 2 and 4 only (for a quick re-measure)")
+    args = parser.parse_args()
+
+    from py2ptx import bench, doctor, results
+
+    started = time.monotonic()
+    stages: list[tuple[str, str, float]] = []
+
+    def stage(name: str, ok: bool, t0: float) -> None:
+        stages.append((name, "passed" if ok else "FAILED", time.monotonic() - t0))
+        print(f"\n=== {name}: {'passed' if ok else 'FAILED'} "
+              f"({time.monotonic() - t0:.0f} s)\n", flush=True)
+
+    t0 = time.monotonic()
+    print(doctor.probe().text(), flush=True)
+    if not doctor.has_gpu():
+        print("\nNo usable NVIDIA GPU here (see the GPU section above): the GPU check "
+              "needs one. Nothing was run or recorded.")
+        return 2
+    stage("1 doctor", True, t0)
+
+    t0 = time.monotonic()
+    gpu_tests = _pytest("-m", "gpu", "tests/")
+    stage("2 GPU tests (pytest -m gpu)", gpu_tests == 0, t0)
+
+    notebooks = 0
+    if not args.skip_notebooks:
+        t0 = time.monotonic()
+        notebooks = _pytest("tests/test_notebooks.py")
+        stage("3 notebooks, solutions and labs, live", notebooks == 0, t0)
+
+    path = None
+    t0 = time.monotonic()
+    if gpu_tests == 0 and notebooks == 0:
+        timings = bench.run_plan(bench.GPU_PLAN)
+        path = results.record_run(bench.GPU_RUN, timings, extra={
+            "plan": {k: {"sizes": list(s), "repeats": r} for k, (s, r) in bench.GPU_PLAN.items()},
+            "how": "python3 tools/gpu_check.py: validated against np.sort, then timed; GPU rungs "
+                   "with CUDA events (cupyx.profiler.benchmark) in place on the device, each "
+                   "sample a device-to-device copy of the input plus the sort",
+            "check_seconds": round(time.monotonic() - started),
+        })
+        print(f"recorded: {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+        stage("4 ladder measured and recorded", True, t0)
+    else:
+        print("Steps 2 or 3 failed: no run recorded (numbers from a failing check are not "
+              "shown to students).")
+
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        if path:
+            shutil.copy(path, args.out / path.name)
+        artifacts = REPO / "test-artifacts"
+        for nb in sorted(artifacts.glob("*.ipynb"))[:6]:
+            shutil.copy(nb, args.out / nb.name)
+
+    print("\n".join(f"{name:<42} {status:<7} {secs:5.0f} s" for name, status, secs in stages))
+    total = time.monotonic() - started
+    print(f"{'total':<42} {'':<7} {total:5.0f} s (budget 480 s)")
+    return 0 if gpu_tests == 0 and notebooks == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
