@@ -188,3 +188,187 @@ lab02 = SimpleNamespace(
                         "why_slower() returns the letter of the right explanation",
                         _check_why),
 )
+
+
+# --------------------------------------------------------------------------- lab 03
+
+
+def _check_numba_kernel(kernel) -> str:
+    """The student's numba.cuda kernel ``step(a, phase)``, launched n times per sort."""
+    from .gpu import numba_cuda, numba_simulated
+
+    cuda = numba_cuda()
+    if not hasattr(kernel, "__getitem__"):
+        raise ExerciseFailed("odd_even_step must be a @cuda.jit kernel (decorate it with "
+                             "@cuda.jit), so that it can be launched as kernel[blocks, threads]")
+    cases = standard_cases(24)
+    cases["random, n = 70 (not a multiple of the block)"] = np.random.default_rng(3).integers(
+        -99, 99, 70, dtype=np.int32)
+    threads = 16
+    for name, keys in cases.items():
+        d = cuda.to_device(keys.copy())
+        blocks = max(1, (keys.size // 2 + threads - 1) // threads)
+        for phase in range(keys.size):
+            kernel[blocks, threads](d, phase & 1)
+        check_sorted(name, keys, d.copy_to_host(),
+                     what=f"n launches of your kernel ({blocks} blocks x {threads} threads)")
+    where = "in Numba's CUDA simulator (no GPU here)" if numba_simulated() else "on the GPU"
+    return f"sorts every input {where}"
+
+
+def _compile_both(source: str) -> None:
+    """A cubin for the H200 (sm_90) and the T4 (sm_75); raises with NVRTC's log."""
+    from .cudatools import cubin_for
+
+    for arch in ("sm_90", "sm_75"):
+        cubin_for(source, arch)
+
+
+def _check_shared_source(source_fn: Callable[[], str]) -> str:
+    """CUDA C ``odd_even_shared(int *a, int n)``: compiled for sm_90 and sm_75, then run
+    on CPU threads at small n (and on the GPU, where there is one)."""
+    from .cuda_on_cpu import run_on_cpu
+    from .gpu import kernel_params
+    from .gpusorts import odd_even_shared_launch
+
+    source = source_fn()
+    params = [str(p) for p in kernel_params(source, "odd_even_shared")]
+    if params != ["int *a", "int n"]:
+        raise ExerciseFailed(f"the kernel must be `extern \"C\" __global__ void "
+                             f"odd_even_shared(int *a, int n)`; yours takes ({', '.join(params)})")
+    _compile_both(source)
+    cases = standard_cases(40)
+    for threads in (32, 8):  # 8 threads own several pairs each: the loop over p matters
+        for name, keys in cases.items():
+            out = keys.copy()
+            if out.size >= 2:
+                launch = odd_even_shared_launch(out.size, threads)
+                run_on_cpu(source, "odd_even_shared", 1, min(threads, launch.block), out,
+                           np.int32(out.size), shared_mem=launch.shared_mem)
+            check_sorted(name, keys, out, what=f"your kernel on CPU threads (1 block of "
+                         f"{threads} threads)")
+    ran = "on CPU threads"
+    from .doctor import has_gpu
+
+    if has_gpu():
+        import cupy as cp
+
+        from .gpu import load_module
+
+        kernel = load_module(source).kernel("odd_even_shared")
+        keys = np.random.default_rng(4).integers(-10**6, 10**6, 5000, dtype=np.int32)
+        d = cp.asarray(keys)
+        kernel(1, 1024, d, np.int32(keys.size), shared_mem=4 * keys.size)
+        check_sorted("random, n = 5000", keys, cp.asnumpy(d), what="your kernel on the GPU")
+        ran += " and on the GPU (n = 5000)"
+    return f"compiles for sm_90 and sm_75 and sorts {ran}"
+
+
+lab03 = SimpleNamespace(
+    numba_kernel=Exercise("Lab 03", "odd-even step in numba.cuda",
+                          "write the @cuda.jit kernel odd_even_step(a, phase)",
+                          _check_numba_kernel),
+    shared_source=Exercise("Lab 03", "odd-even sort in shared memory, CUDA C",
+                           "shared_source() returns CUDA C defining extern \"C\" __global__ "
+                           "void odd_even_shared(int *a, int n)", _check_shared_source),
+)
+
+
+# --------------------------------------------------------------------------- lab 04
+
+
+def _sass_of(source: str, arch: str) -> str:
+    from .cudatools import sass_for
+
+    return sass_for(source, arch)
+
+
+def _check_ptx_step(source_fn: Callable[[], str]) -> str:
+    """``odd_even_step(int *a, int n, int phase)`` whose compare-and-swap is inline PTX."""
+    import re
+
+    from .cudatools import sass_by_kernel, sass_opcode
+    from .gpu import kernel_params
+
+    source = source_fn()
+    if not re.search(r"\basm\s*(volatile\s*)?\(", source):
+        raise ExerciseFailed("the compare-and-swap must be written in inline PTX: asm(...)")
+    if not re.search(r"\bm(in|ax)\.s32\b", source):
+        raise ExerciseFailed("use the PTX instructions min.s32 and max.s32 in your asm")
+    params = [str(p) for p in kernel_params(source, "odd_even_step")]
+    if params != ["int *a", "int n", "int phase"]:
+        raise ExerciseFailed(f"the kernel must be odd_even_step(int *a, int n, int phase); "
+                             f"yours takes ({', '.join(params)})")
+    _compile_both(source)  # ptxas inside NVRTC checks every asm line
+    ops = [sass_opcode(i) for i in sass_by_kernel(_sass_of(source, "sm_90"))["odd_even_step"]]
+    if not any(op.startswith(("IMNMX", "VIMNMX")) for op in ops):
+        raise ExerciseFailed("the SASS has no IMNMX/VIMNMX (integer min/max) instruction: is "
+                             "the result of your asm used?")
+    ran = ""
+    from .doctor import has_gpu
+
+    if has_gpu():
+        import cupy as cp
+
+        from .gpu import load_module
+
+        step = load_module(source).kernel("odd_even_step")
+        keys = np.random.default_rng(5).integers(-10**6, 10**6, 777, dtype=np.int32)
+        d = cp.asarray(keys)
+        for phase in range(keys.size):
+            step((keys.size // 2 + 127) // 128, 128, d, np.int32(keys.size), np.int32(phase & 1))
+        check_sorted("random, n = 777", keys, cp.asnumpy(d), what="your kernel on the GPU")
+        ran = ", and sorts on the GPU"
+    return f"assembles for sm_90 and sm_75; ptxas made min/max instructions of it{ran}"
+
+
+def _check_whoami(source_fn: Callable[[], str]) -> str:
+    """``whoami(unsigned *sm, unsigned *lane)`` reading %smid and %laneid."""
+    from .gpu import kernel_params
+
+    source = source_fn()
+    params = [str(p) for p in kernel_params(source, "whoami")]
+    if params != ["unsigned *sm", "unsigned *lane"]:
+        raise ExerciseFailed(f"the kernel must be whoami(unsigned *sm, unsigned *lane); "
+                             f"yours takes ({', '.join(params)})")
+    _compile_both(source)
+    sass = _sass_of(source, "sm_90")
+    for register in ("SR_VIRTUALSMID", "SR_LANEID"):
+        if register not in sass:
+            raise ExerciseFailed(f"the SASS never reads {register}: read %%smid and %%laneid "
+                                 f"with mov.u32 in asm volatile(...)")
+    ran = ""
+    from .doctor import has_gpu, probe
+
+    if has_gpu():
+        import cupy as cp
+
+        from .gpu import load_module
+
+        kernel = load_module(source).kernel("whoami")
+        blocks, threads = 64, 96
+        sm = cp.zeros(blocks * threads, dtype=cp.uint32)
+        lane = cp.zeros(blocks * threads, dtype=cp.uint32)
+        kernel(blocks, threads, sm, lane)
+        lanes = cp.asnumpy(lane)
+        expected = np.tile(np.arange(threads) % 32, blocks)
+        if not np.array_equal(lanes, expected):
+            i = int(np.flatnonzero(lanes != expected)[0])
+            raise ExerciseFailed(f"lane of thread {i} is {lanes[i]}, expected {expected[i]} "
+                                 f"(threadIdx.x % 32)")
+        sms = cp.asnumpy(sm)
+        count = probe().gpu.get("sms", 0)
+        if count and sms.max() >= count:
+            raise ExerciseFailed(f"an SM id of {sms.max()} on a GPU with {count} SMs")
+        ran = f"; on the GPU, {len(set(sms.tolist()))} different SMs ran its {blocks} blocks"
+    return f"compiles for sm_90 and sm_75 and reads both special registers{ran}"
+
+
+lab04 = SimpleNamespace(
+    ptx_step=Exercise("Lab 04", "compare-and-swap in inline PTX",
+                      "ptx_step_source() returns CUDA C whose odd_even_step(int *a, int n, "
+                      "int phase) swaps with min.s32/max.s32 in asm", _check_ptx_step),
+    whoami=Exercise("Lab 04", "special registers",
+                    "whoami_source() returns CUDA C whose whoami(unsigned *sm, unsigned *lane) "
+                    "stores %smid and %laneid for every thread", _check_whoami),
+)

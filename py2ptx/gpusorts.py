@@ -281,3 +281,51 @@ def emulate_on_cpu(key: str, keys: np.ndarray, threads: int | None = None) -> np
         run_on_cpu(file, launch.kernel, launch.grid, launch.block, work, *launch.scalars,
                    shared_mem=launch.shared_mem)
     return work[:n].copy()
+
+
+# --------------------------------------------------------------------------- for teaching
+
+
+def odd_even_phases(keys: np.ndarray) -> list[np.ndarray]:
+    """The keys after each phase of odd-even transposition sort, computed with NumPy.
+
+    A reference for notebook 03's picture: phase p compares the pairs starting at
+    even (p even) or odd (p odd) indices, all at once, as the GPU threads do.
+    """
+    a = as_int32_keys(keys).copy()
+    out = [a.copy()]
+    for phase in range(a.size):
+        i = np.arange(phase & 1, a.size - 1, 2)
+        low, high = np.minimum(a[i], a[i + 1]), np.maximum(a[i], a[i + 1])
+        a[i], a[i + 1] = low, high
+        out.append(a.copy())
+    return out
+
+
+def who_ran_what(blocks: int | None = None, threads: int = 128, spin: int = 200_000) -> dict:
+    """Launch special_registers.cu's ``whoami``: which SM ran each block, and when.
+
+    Returns plain lists (JSON-ready, so the GPU check can record it): per block its
+    SM and its start and end in ns from the first start; per thread its lane and warp
+    slot. ``blocks`` defaults to 4 per SM, so the scheduler has to queue some.
+    """
+    from .doctor import probe
+
+    cp = require_gpu("who_ran_what")
+    sms = probe().gpu.get("sms") or 1
+    blocks = blocks or 4 * sms
+    kernel = _kernel("special_registers.cu", "whoami")
+    block_sm = cp.zeros(blocks, dtype=cp.uint32)
+    start = cp.zeros(blocks, dtype=cp.uint64)
+    end = cp.zeros(blocks, dtype=cp.uint64)
+    lane = cp.zeros(blocks * threads, dtype=cp.uint32)
+    warp = cp.zeros(blocks * threads, dtype=cp.uint32)
+    kernel(blocks, threads, block_sm, start, end, lane, warp, np.int64(spin))
+    cp.cuda.Device().synchronize()
+    t0 = int(start.min())
+    return {"blocks": blocks, "threads": threads, "spin_cycles": spin, "sms": sms,
+            "block_sm": cp.asnumpy(block_sm).tolist(),
+            "block_start_ns": (cp.asnumpy(start) - t0).tolist(),
+            "block_end_ns": (cp.asnumpy(end) - t0).tolist(),
+            "thread_lane": cp.asnumpy(lane[: 2 * 32 + 8]).tolist(),
+            "thread_warp": cp.asnumpy(warp[: 2 * 32 + 8]).tolist()}

@@ -19,6 +19,14 @@ MODE_COLORS = {"runs": "#c7e9c0", "produced": "#fde0a0", "absent": "#eeeeee",
                "CPU only": "#c7e9c0", None: "#dde8f5"}
 
 
+def _refuse_simulator(timings) -> None:
+    """Simulator times are correct-result runs on CPU threads: never plotted as speed."""
+    bad = [t.label for t in timings if t.where == "simulator"]
+    if bad:
+        raise ValueError(f"{', '.join(bad)}: simulator timings are not GPU speed and are "
+                         f"never plotted; measure on a GPU or show a recorded run")
+
+
 def stack_diagram(highlight: str | None = None, modes: dict | None = None, ax=None):
     """The hardware-software stack, top (application) to bottom (hardware).
 
@@ -67,6 +75,7 @@ def speedup_ladder(timings: dict[str, Timing], machine: str, baseline: str = "py
     """
     if baseline not in timings:
         raise ValueError(f"the baseline rung {baseline!r} must be among the timings")
+    _refuse_simulator(timings.values())
     ns = {t.n for t in timings.values()}
     if len(ns) != 1:
         raise ValueError(f"a speedup ladder compares rungs at one n; got n = {sorted(ns)}")
@@ -99,6 +108,7 @@ def speedup_ladder(timings: dict[str, Timing], machine: str, baseline: str = "py
 
 def time_vs_n(series: dict[str, list[Timing]], machine: str, fit: bool = True, ax=None):
     """Time per sort against n, log-log, with the IQR as error bars and a power-law fit."""
+    _refuse_simulator(t for ts in series.values() for t in ts)
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4.5))
     for label, timings in series.items():
@@ -119,5 +129,28 @@ def time_vs_n(series: dict[str, list[Timing]], machine: str, fit: bool = True, a
     ax.set_title(f"Time vs n, measured on {machine}", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def block_schedule(data: dict, machine: str, ax=None):
+    """Which SM ran each block and when (from gpusorts.who_ran_what), as a timeline."""
+    import numpy as np
+
+    sm = np.asarray(data["block_sm"])
+    start = np.asarray(data["block_start_ns"]) / 1e3
+    end = np.asarray(data["block_end_ns"]) / 1e3
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 4.5))
+    order = np.argsort(start, kind="stable")
+    colors = plt.cm.viridis(np.linspace(0, 1, len(sm)))
+    for rank, b in enumerate(order):
+        ax.plot([start[b], end[b]], [sm[b], sm[b]], lw=2, color=colors[rank],
+                solid_capstyle="butt")
+    ax.set_xlabel("time since the first block started (µs, %globaltimer)")
+    ax.set_ylabel("SM that ran the block (%smid)")
+    ax.set_title(f"{data['blocks']} blocks of {data['threads']} threads on {data['sms']} SMs "
+                 f"(colour: order of start) -- {machine}", fontsize=9)
+    ax.grid(True, alpha=0.3)
     ax.figure.tight_layout()
     return ax.figure
