@@ -11,7 +11,7 @@ from html import escape
 
 import ipywidgets as w
 import matplotlib.pyplot as plt
-from IPython.display import HTML, display
+from IPython.display import HTML, Code, display
 
 from .stack import LAYERS, PRODUCERS, artifact, artifacts_for_layer
 
@@ -112,3 +112,77 @@ def side_by_side(left: tuple[str, str], right: tuple[str, str]) -> HTML:
         f"<pre style='font-size:11px'>{escape(text)}</pre></td>"
         for title, text in (left, right))
     return HTML(f"<table><tr>{cols}</tr></table>")
+
+
+def show_source(path) -> Code:
+    """A kernel file, syntax-highlighted (notebooks show files; they never paste them)."""
+    from pathlib import Path
+
+    path = Path(path)
+    language = {".cu": "cuda", ".c": "c", ".py": "python", ".ptx": "text"}.get(path.suffix, "text")
+    return Code(path.read_text(), language=language)
+
+
+def gpu_explorer(n_values=(64, 256, 512, 4096, 16384), threads_values=(32, 128, 256, 1024)):
+    """Notebook 03: pick a version, n and block size; validate it, and time it on a GPU.
+
+    Without a GPU, versions run on CPU threads (CUDA C) or in Numba's simulator at
+    n <= 512 and are only checked: their times would say nothing about a GPU.
+    """
+    from .checks import check_sorted, random_keys
+    from .doctor import has_gpu
+    from .gpu import numba_simulated
+    from .gpusorts import DEVICE_SORTS, SCHEDULES, emulate_on_cpu, odd_even_numba
+    from .ladder import rung
+
+    live = has_gpu()
+    keys_of = {k: f"{rung(k).number}. {rung(k).title}" for k in DEVICE_SORTS}
+    version = w.Dropdown(options=[(v, k) for k, v in keys_of.items()], value="odd_even_shared",
+                         description="version")
+    n_pick = w.SelectionSlider(options=list(n_values), value=n_values[1], description="n")
+    threads = w.SelectionSlider(options=list(threads_values), value=128, description="block")
+    go = w.Button(description="check" + (" and time" if live else ""))
+    out = w.Output()
+
+    def run(_=None):
+        out.clear_output()
+        key, n, t = version.value, n_pick.value, threads.value
+        keys = random_keys(n, seed=n)
+        with out:
+            if live:
+                import cupy as cp
+
+                from .timing import time_gpu
+
+                d = cp.asarray(keys)
+                work = cp.empty_like(d)
+                kwargs = {} if key == "cupy_sort" else {"threads": t}
+                work[...] = d
+                DEVICE_SORTS[key](work, **kwargs)
+                check_sorted(f"random n={n}", keys, cp.asnumpy(work), what=keys_of[key])
+
+                def again():
+                    work[...] = d
+                    DEVICE_SORTS[key](work, **kwargs)
+
+                print("✓ sorted;", time_gpu(again, repeats=10, label=key, n=n))
+                return
+            if n > 512:
+                print(f"n = {n} is too large for CPU threads; without a GPU pick n <= 512.")
+                return
+            if key == "odd_even_numba":
+                got = odd_even_numba(keys, threads=t)
+                where = "Numba's simulator" if numba_simulated() else "the GPU"
+            elif key in SCHEDULES:
+                got = emulate_on_cpu(key, keys, threads=t)
+                where = "CPU threads"
+            else:
+                print(f"{keys_of[key]} needs a GPU to run (it is compiled, not emulated, here).")
+                return
+            check_sorted(f"random n={n}", keys, got, what=keys_of[key])
+            print(f"✓ {keys_of[key]} sorted {n} keys with blocks of {t} threads on {where} "
+                  f"(no GPU here: checked, not timed).")
+
+    go.on_click(run)
+    run()
+    return w.VBox([version, w.HBox([n_pick, threads, go]), out])

@@ -77,13 +77,17 @@ def main() -> int:
     path = None
     t0 = time.monotonic()
     if gpu_tests == 0 and notebooks == 0:
+        from py2ptx import gpusorts
+
         timings = bench.run_plan(bench.GPU_PLAN)
+        whoami = gpusorts.who_ran_what()  # notebook 04's block-schedule picture
         path = results.record_run(bench.GPU_RUN, timings, extra={
             "plan": {k: {"sizes": list(s), "repeats": r} for k, (s, r) in bench.GPU_PLAN.items()},
             "how": "python3 tools/gpu_check.py: validated against np.sort, then timed; GPU rungs "
                    "with CUDA events (cupyx.profiler.benchmark) in place on the device, each "
                    "sample a device-to-device copy of the input plus the sort",
             "check_seconds": round(time.monotonic() - started),
+            "whoami": whoami,
         })
         print(f"recorded: {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
         stage("4 ladder measured and recorded", True, t0)
