@@ -246,6 +246,9 @@ def _launch_in_child(lib, kernel, params, args, arrays, offsets, shared, grid, b
 
     pid = os.fork()
     if pid == 0:  # the child runs the kernel and leaves; nothing else happens here
+        import faulthandler
+
+        faulthandler.disable()  # a crash is reported by the parent, in words, not as a dump
         code = 3
         try:
             code = launch(_Dim3(*grid), _Dim3(*block), shared_mem, argv)

@@ -145,7 +145,9 @@ def test_rung_fields_are_valid(r):
     assert r.kind in ladder.KINDS
     assert r.device in ("cpu", "gpu")
     assert r.tool and r.notebook and r.title
-    assert r.complexity in ("O(n^2)", "O(n log n)")
+    assert r.complexity.startswith("O(n")
+    # Low-level optimization keeps bubble sort's O(n^2) work; only a new algorithm changes it.
+    assert (r.complexity == "O(n^2)") == (r.kind != "algorithm-change")
     assert callable(r.load())
 
 
