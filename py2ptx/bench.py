@@ -74,8 +74,18 @@ def run_plan(plan: dict[str, tuple[tuple[int, ...], int]],
 
 
 def series(timings: list[Timing], *labels: str) -> dict[str, list[Timing]]:
-    """``{label: [Timing at each n]}`` for the plots, in the order of ``labels``."""
-    return {label: [t for t in timings if t.label == label] for label in labels
+    """``{legend: [Timing at each n]}`` for the plots, in the order of ``labels``.
+
+    A rung's legend is its number, key and device (``"8. odd_even_shared (GPU)"``).
+    """
+    def legend(label: str) -> str:
+        try:
+            r = rung(label)
+        except KeyError:
+            return label
+        return f"{r.number}. {r.key} ({r.device.upper()})"
+
+    return {legend(label): [t for t in timings if t.label == label] for label in labels
             if any(t.label == label for t in timings)}
 
 
