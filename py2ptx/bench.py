@@ -12,19 +12,23 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .checks import check_sorted, random_keys
-from .ladder import Rung, rung
+from .ladder import rung
 from .timing import Timing, time_cpu, time_gpu
 
 #: The GPU check's plan: rung key -> (sizes n, repeats). Sized so the whole check
 #: stays well under 8 minutes on an H200: the launch-per-phase rungs pay n launches
 #: per sort, so they stop at 2^14; bitonic and cupy.sort go to 2^20.
 GPU_PLAN: dict[str, tuple[tuple[int, ...], int]] = {
+    "python_bubble": ((2**10, 2**12), 3),
+    "c_bubble_vectorized": ((2**10, 2**12), 3),
     "c_bubble_scalar": ((2**10, 2**12, 2**14), 3),
+    "numba_bubble": ((2**10, 2**12), 3),
     "numpy_sort": ((2**10, 2**12, 2**14, 2**16, 2**18, 2**20), 5),
     "odd_even_numba": ((2**10, 2**12), 3),
     "odd_even_global": ((2**10, 2**12, 2**14), 5),
     "odd_even_shared": ((2**10, 2**12, 2**14), 10),
     "odd_even_inline_ptx": ((2**10, 2**12, 2**14), 10),
+    "odd_even_minmax": ((2**10, 2**12, 2**14), 10),  # rung 11's twin in C (notebook 04)
     "bitonic": ((2**10, 2**12, 2**14, 2**16, 2**18, 2**20), 20),
     "cupy_sort": ((2**10, 2**12, 2**14, 2**16, 2**18, 2**20), 20),
 }
@@ -32,25 +36,39 @@ GPU_PLAN: dict[str, tuple[tuple[int, ...], int]] = {
 GPU_RUN = "gpu-ladder"
 
 
-def measure(r: Rung | str, n: int, repeats: int = 5, seed: int = 0) -> Timing:
-    """Validate rung ``r`` on n random keys, then time it (GPU rungs on the device)."""
-    r = rung(r) if isinstance(r, str | int) else r
+def _what(key: str) -> tuple[str, str, Callable]:
+    """(title, device, sort) of a rung key, or of a GPU sort that is not a rung."""
+    try:
+        r = rung(key)
+        return r.title, r.device, r.load()
+    except KeyError:
+        from .gpusorts import DEVICE_SORTS, on_gpu
+
+        if key not in DEVICE_SORTS:
+            raise
+        return key, "gpu", on_gpu(DEVICE_SORTS[key])
+
+
+def measure(key: str, n: int, repeats: int = 5, seed: int = 0) -> Timing:
+    """Validate ``key`` (a rung, or a GPU sort of ``gpusorts.DEVICE_SORTS``) on n random
+    keys against ``np.sort``, then time it (GPU sorts in place on the device)."""
+    title, device, sort = _what(key)
     keys = random_keys(n, seed=seed)
-    check_sorted(f"random, n = {n}", keys, r.load()(keys), what=r.title)
-    if r.device == "cpu":
-        return time_cpu(r.load(), keys, repeats=repeats, label=r.key, n=n)
+    check_sorted(f"random, n = {n}", keys, sort(keys), what=title)
+    if device == "cpu":
+        return time_cpu(sort, keys, repeats=repeats, label=key, n=n)
     from .gpu import require_gpu
     from .gpusorts import DEVICE_SORTS
 
-    cp = require_gpu(r.title)
+    cp = require_gpu(title)
     d_in, work = cp.asarray(keys), cp.empty(n, dtype=cp.int32)
-    sort = DEVICE_SORTS[r.key]
+    device_sort = DEVICE_SORTS[key]
 
     def copy_then_sort():  # a device-to-device copy of the input, then the sort in place
         work[...] = d_in
-        sort(work)
+        device_sort(work)
 
-    return time_gpu(copy_then_sort, repeats=repeats, warmup=1, label=r.key, n=n)
+    return time_gpu(copy_then_sort, repeats=repeats, warmup=1, label=key, n=n)
 
 
 def run_plan(plan: dict[str, tuple[tuple[int, ...], int]],
@@ -60,12 +78,12 @@ def run_plan(plan: dict[str, tuple[tuple[int, ...], int]],
     for key, (sizes, repeats) in plan.items():
         for n in sizes:
             t = measure(key, n, repeats)
-            progress(f"{rung(key).number:>2} {key:<22} n = {n:>9,}  {t}")
+            progress(f"{key:<22} n = {n:>9,}  {t}")
             timings.append(t)
     if transfers:
         from .gpusorts import time_transfers
 
-        gpu_sizes = sorted({n for k, (s, _) in plan.items() if rung(k).device == "gpu" for n in s})
+        gpu_sizes = sorted({n for k, (s, _) in plan.items() if _what(k)[1] == "gpu" for n in s})
         for n in gpu_sizes:
             for t in time_transfers(n):
                 progress(f"   {t.label:<22} n = {n:>9,}  {t}")

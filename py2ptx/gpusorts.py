@@ -197,7 +197,8 @@ def max_n_shared() -> int:
     return max_shared_bytes() // 4
 
 
-#: Rung key -> the in-place sort of a CuPy int32 array (what the timings measure).
+#: Rung key -> the in-place sort of a CuPy int32 array (what the timings measure);
+#: plus rung 11's twin in C, which notebook 04 times beside it but is not a rung.
 DEVICE_SORTS = {
     "odd_even_numba": odd_even_numba_device,
     "odd_even_global": odd_even_global_device,
@@ -205,6 +206,7 @@ DEVICE_SORTS = {
     "bitonic": bitonic_device,
     "cupy_sort": cupy_sort_device,
     "odd_even_inline_ptx": odd_even_inline_ptx_device,
+    "odd_even_minmax": odd_even_minmax_device,
 }
 
 

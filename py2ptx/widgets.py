@@ -133,10 +133,11 @@ def gpu_explorer(n_values=(64, 256, 512, 4096, 16384), threads_values=(32, 128, 
     from .doctor import has_gpu
     from .gpu import numba_simulated
     from .gpusorts import DEVICE_SORTS, SCHEDULES, emulate_on_cpu, odd_even_numba
-    from .ladder import rung
+    from .ladder import rung, rungs
 
     live = has_gpu()
-    keys_of = {k: f"{rung(k).number}. {rung(k).title}" for k in DEVICE_SORTS}
+    keys_of = {k: f"{rung(k).number}. {rung(k).title}" for k in DEVICE_SORTS
+               if k in {r.key for r in rungs(device="gpu")}}
     version = w.Dropdown(options=[(v, k) for k, v in keys_of.items()], value="odd_even_shared",
                          description="version")
     n_pick = w.SelectionSlider(options=list(n_values), value=n_values[1], description="n")

@@ -78,7 +78,8 @@ def test_measure_validates_then_times_on_the_device(fake_gpu):
 
 
 def test_run_plan_records_a_run_the_notebooks_can_replay(fake_gpu, results_dir):
-    plan = {"c_bubble_scalar": ((64, 128), 2), "numpy_sort": ((64, 128), 2),
+    plan = {"python_bubble": ((64, 128), 2), "c_bubble_scalar": ((64, 128), 2),
+            "numpy_sort": ((64, 128), 2),
             "odd_even_numba": ((64,), 1), "odd_even_global": ((64,), 1),
             "odd_even_shared": ((64, 128), 2), "bitonic": ((64, 128), 2),
             "cupy_sort": ((64, 128), 2)}
@@ -105,8 +106,9 @@ def test_run_plan_records_a_run_the_notebooks_can_replay(fake_gpu, results_dir):
         assert fake_cupy.FAKE_DEVICE_NAME in text, name
         if name.startswith("03"):
             assert "beats the C bubble sort" in text or "never beats" in text
-            assert any("image/png" in o.get("data", {}) for c in nb.cells
-                       if c.cell_type == "code" for o in c.get("outputs", []))
+            pngs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                    if "image/png" in o.get("data", {})]
+            assert len(pngs) == 2  # time vs n, and the ladder
 
 
 def test_who_ran_what_host_code_refuses_inline_ptx_on_the_fake(fake_gpu):

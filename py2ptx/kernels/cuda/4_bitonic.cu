@@ -24,25 +24,37 @@ __device__ __forceinline__ void compare_exchange(int *keys, int i, int j, bool a
     }
 }
 
-// Sort each tile of 2 * blockDim.x keys: every step with k up to the tile size.
-// Directions come from the global index, so neighbouring tiles end up sorted in
+// Steps (k, j), (k, j/2), ..., (k, 1) on one tile in shared memory, a barrier after
+// each. Directions come from the global index, so neighbouring tiles end up sorted in
 // opposite directions -- exactly the bitonic sequences the next merge needs.
+__device__ __forceinline__ void tile_steps(int *keys, unsigned base, unsigned k, unsigned j)
+{
+    const unsigned t = threadIdx.x;
+    for (; j > 0; j >>= 1) {
+        unsigned i = 2 * j * (t / j) + t % j;
+        compare_exchange(keys, i, j, ((base + i) & k) == 0);
+        __syncthreads();
+    }
+}
+
+// Each thread moves two keys between global and shared memory, coalesced: neighbouring
+// threads touch neighbouring addresses.
+__device__ __forceinline__ void tile_copy(int *to, const int *from)
+{
+    to[threadIdx.x] = from[threadIdx.x];
+    to[threadIdx.x + blockDim.x] = from[threadIdx.x + blockDim.x];
+}
+
+// Sort each tile of 2 * blockDim.x keys: every merge size k up to the tile size.
 extern "C" __global__ void bitonic_sort_tile(int *a)
 {
     extern __shared__ int keys[];
-    const unsigned tile = 2 * blockDim.x, base = blockIdx.x * tile, t = threadIdx.x;
-    keys[t] = a[base + t];
-    keys[t + blockDim.x] = a[base + t + blockDim.x];
+    const unsigned tile = 2 * blockDim.x, base = blockIdx.x * tile;
+    tile_copy(keys, a + base);
     __syncthreads();
-    for (unsigned k = 2; k <= tile; k <<= 1) {
-        for (unsigned j = k >> 1; j > 0; j >>= 1) {
-            unsigned i = 2 * j * (t / j) + t % j;
-            compare_exchange(keys, i, j, ((base + i) & k) == 0);
-            __syncthreads();
-        }
-    }
-    a[base + t] = keys[t];
-    a[base + t + blockDim.x] = keys[t + blockDim.x];
+    for (unsigned k = 2; k <= tile; k <<= 1)
+        tile_steps(keys, base, k, k >> 1);
+    tile_copy(a + base, keys);
 }
 
 // One step (k, j) with j >= tile: partners sit in different tiles, so it runs over
@@ -58,15 +70,9 @@ extern "C" __global__ void bitonic_merge_global(int *a, unsigned k, unsigned j)
 extern "C" __global__ void bitonic_merge_tile(int *a, unsigned k)
 {
     extern __shared__ int keys[];
-    const unsigned tile = 2 * blockDim.x, base = blockIdx.x * tile, t = threadIdx.x;
-    keys[t] = a[base + t];
-    keys[t + blockDim.x] = a[base + t + blockDim.x];
+    const unsigned tile = 2 * blockDim.x, base = blockIdx.x * tile;
+    tile_copy(keys, a + base);
     __syncthreads();
-    for (unsigned j = tile >> 1; j > 0; j >>= 1) {
-        unsigned i = 2 * j * (t / j) + t % j;
-        compare_exchange(keys, i, j, ((base + i) & k) == 0);
-        __syncthreads();
-    }
-    a[base + t] = keys[t];
-    a[base + t + blockDim.x] = keys[t + blockDim.x];
+    tile_steps(keys, base, k, tile >> 1);
+    tile_copy(a + base, keys);
 }
