@@ -11,6 +11,11 @@ One module per concern (each names the notebook that teaches it):
 ``timing``      one ``Timing`` type; CPU via timeit, GPU via CuPy events (01)
 ``cbuild``      C source -> cached shared library -> ctypes function (02)
 ``cudatools``   CUDA C -> PTX -> cubin -> SASS on the CPU, from pip wheels (00)
+``gpu``         CUDA C / PTX on a GPU through CuPy, with typed-argument and
+                launch-shape checks; ``numba.cuda`` or its simulator (03, 04)
+``gpusorts``    every GPU rung: in-place device sorts and their launches (03, 04)
+``cuda_on_cpu`` CUDA C kernel files run on CPU threads at small n (03, lab 03)
+``bench``       validate, then time, every rung; the GPU check's plan (03)
 ``results``     recorded runs with provenance, and their loader
 ``plots``       the stack diagram, the speedup ladder, time vs n
 ``widgets``     the notebooks' interactive pieces
