@@ -23,6 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from student_tree import INCLUDE, NEVER, REPO  # noqa: E402
 
+# The folder in the student's home. deploy/z2jh-values.yaml puts it on PYTHONPATH, so the
+# package that came with the notebooks is the one they import.
+TARGET = "py2ptx"
 BRANCH = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]+(?<![./])$")
 
 
@@ -80,7 +83,7 @@ def link(hub: str, notebook: str, repo: str, branch: str = "student", target: st
     base, notebook, repo = hub_base(hub), check_notebook(notebook, source), check_repo(repo)
     if not BRANCH.match(branch):
         raise LinkError(f"branch {branch!r} is not a valid git branch name")
-    target = target or re.sub(r"\.git$", "", repo.split("/")[-1])
+    target = target or TARGET
     if not target or "/" in target or target in (".", ".."):
         raise LinkError(f"target folder {target!r} must be one folder name, e.g. py2ptx")
     opened = f"lab/tree/{target}/{notebook}" if app == "lab" else f"notebooks/{target}/{notebook}"
@@ -95,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repo", required=True,
                         help="URL of the git repository that holds the student branch")
     parser.add_argument("--branch", default="student", help="the student branch (default: student)")
-    parser.add_argument("--target", help="folder in the student's home (default: the repo's name)")
+    parser.add_argument("--target", help=f"folder in the student's home (default: {TARGET})")
     parser.add_argument("--app", choices=("lab", "notebook"), default="lab",
                         help="open in JupyterLab (default) or Jupyter Notebook 7")
     args = parser.parse_args(argv)
