@@ -180,8 +180,11 @@ def build(target: Path, source: Path = REPO, commit: bool = False,
     if commit:
         if not (target / ".git").exists():
             _git("init", "-q", "-b", branch, cwd=target)
-        _git("add", "-A", cwd=target)
-        if _git("status", "--porcelain", cwd=target):
+        # Only the tool's own files: anything else in the folder is someone's, never published.
+        _git("add", "--", *tree, MARKER, cwd=target)
+        if removed:
+            _git("rm", "-q", "--cached", "--ignore-unmatch", "--", *removed, cwd=target)
+        if _git("diff", "--cached", "--name-only", cwd=target):
             note = " (with uncommitted changes)" if dirty else ""
             _git("commit", "-q", "-m", f"student tree from {source_commit[:12]}{note}", cwd=target)
         done["commit"] = _git("rev-parse", "HEAD", cwd=target)
