@@ -45,6 +45,7 @@ NOTEBOOK = "notebooks/00-the-stack.ipynb"
 @pytest.fixture
 def jupyterlab(tmp_path):
     """JupyterLab on 127.0.0.1 serving a fresh student tree; stopped by PID afterwards."""
+    chromium()  # skip (or fail, in CI) before starting anything
     tree = tmp_path / "py2ptx"
     student_tree.build(tree)
     home, runtime = tmp_path / "home", tmp_path / "runtime"
