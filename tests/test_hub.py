@@ -18,10 +18,12 @@ import time
 import uuid
 from pathlib import Path
 
+import nbformat
 import pytest
 import requests
 import websocket
 from deploy_support import (
+    ARTIFACTS,
     LOOPBACK,
     REPO,
     VENV_BIN,
@@ -234,6 +236,24 @@ def _execute(ws, session: str, code: str, timeout: float) -> list[dict]:
     raise AssertionError(f"cell did not finish within {timeout} s:\n{code}")
 
 
+def _keep(cells: list[dict], name: str) -> None:
+    """Save the executed notebook in test-artifacts/ for a person to look at."""
+    keys = {"stream": ("name", "text"), "display_data": ("data", "metadata"),
+            "execute_result": ("data", "metadata", "execution_count"),
+            "error": ("ename", "evalue", "traceback")}
+    nb = nbformat.v4.new_notebook()
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            nb.cells.append(nbformat.v4.new_markdown_cell(cell["source"]))
+            continue
+        outputs = [nbformat.from_dict({"output_type": o["output_type"],
+                                       **{k: o[k] for k in keys[o["output_type"]] if k in o}})
+                   for o in cell["outputs"]]
+        nb.cells.append(nbformat.v4.new_code_cell(cell["source"], outputs=outputs))
+    ARTIFACTS.mkdir(exist_ok=True)
+    nbformat.write(nb, ARTIFACTS / name)
+
+
 def _text(outputs: list[dict]) -> str:
     parts = []
     for out in outputs:
@@ -264,6 +284,7 @@ def test_student_pulls_the_course_and_runs_notebook_00(hub, student, published):
     assert not (pulled / "solutions").exists()
 
     cells = run_notebook(student, f"py2ptx/{NOTEBOOK}")
+    _keep(cells, "hub-00-the-stack.ipynb")
     code = [c for c in cells if c["cell_type"] == "code"]
     everything = "".join(_text(c["outputs"]) for c in code)
     assert ".version" in everything and "ld.global" in everything, "no PTX in the outputs"
