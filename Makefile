@@ -63,3 +63,16 @@ gpu-check: $(STAMP)
 # Wheels of the Jupyter stack for a GPU machine without one (see tools/gpu_check.py).
 carry-wheels:
 	sh tools/carry_wheels.sh
+
+# Instructors (docs/instructors.md): the tree students receive, committed on branch `student`
+# of $(STUDENT_TREE) (never solutions/), and the nbgitpuller link that hands it out:
+#   make hub-link HUB=https://hub.example.edu REPO=https://github.com/ORG/py2ptx [NOTEBOOK=labs/...]
+.PHONY: student-tree hub-link
+STUDENT_TREE ?= build/student
+NOTEBOOK ?= notebooks/00-the-stack.ipynb
+
+student-tree: $(STAMP)
+	$(PY) tools/student_tree.py $(STUDENT_TREE) --commit
+
+hub-link: $(STAMP)
+	$(PY) tools/hub_link.py "$(HUB)" "$(NOTEBOOK)" --repo "$(REPO)"

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from html import escape
 
 import ipywidgets as w
-import matplotlib.pyplot as plt
 from IPython.display import HTML, Code, display
 
 from .stack import LAYERS, PRODUCERS, artifact, artifacts_for_layer
@@ -48,9 +47,7 @@ def stack_explorer(start: str = "ptx"):
         artifact_pick.value = start if start in keys else keys[0]
         diagram.clear_output(wait=True)
         with diagram:
-            fig = _stack_figure(layer, modes)
-            display(fig)
-            plt.close(fig)
+            display(_stack_figure(layer, modes))
         mode, why = modes.get(layer, ("", ""))
         with diagram:
             display(HTML(f"<p><b>{escape(LAYERS[layer].title)}</b>: "
@@ -69,10 +66,19 @@ def _layer_of(artifact_key: str) -> str:
 
 
 def _stack_figure(layer: str, modes: dict):
+    """The diagram as a bare Figure, which pyplot and the inline backend never see.
+
+    Made with pyplot inside a widget callback (a comm message, not a cell), the figure's
+    PNG came out partly drawn in JupyterLab (two boxes, or blank; JupyterLab 4.6,
+    ipykernel 7.4, matplotlib 3.11) while the same code in a cell was fine;
+    tests/test_browser.py checks the redrawn diagram.
+    """
+    from matplotlib.figure import Figure
+
     from .plots import stack_diagram
 
-    fig, ax = plt.subplots(figsize=(6.5, 5))
-    stack_diagram(layer, modes, ax=ax)
+    fig = Figure(figsize=(6.5, 5))
+    stack_diagram(layer, modes, ax=fig.subplots())
     return fig
 
 
