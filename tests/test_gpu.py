@@ -304,3 +304,18 @@ def test_ptx_newer_than_the_driver_is_explained(tmp_path):
 def test_shared_memory_sort_uses_the_opt_in_limit():
     keys = random_keys(16384, seed=1)  # 64 KB: above the 48 KB default on every GPU
     np.testing.assert_array_equal(gpusorts.odd_even_shared(keys), np.sort(keys))
+
+
+def test_gpu_check_without_a_gpu_says_so_and_records_nothing(results_dir):
+    import subprocess
+    import sys
+
+    if gpu.cupy_or_none() is not None:
+        pytest.skip("this machine has a GPU")
+    run = subprocess.run([sys.executable, str(cudatools.KERNELS.parents[1] / "tools" /
+                                              "gpu_check.py")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2
+    assert "needs one. Nothing was run or recorded." in run.stdout
+    assert "How each rung runs on this machine" in run.stdout
+    assert list(results_dir.iterdir()) == []
