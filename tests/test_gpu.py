@@ -319,3 +319,24 @@ def test_gpu_check_without_a_gpu_says_so_and_records_nothing(results_dir):
     assert "needs one. Nothing was run or recorded." in run.stdout
     assert "How each rung runs on this machine" in run.stdout
     assert list(results_dir.iterdir()) == []
+
+
+def test_launch_checks_run_once_per_shape_and_types_but_still_refuse_new_mistakes():
+    calls = []
+
+    class Raw:
+        max_dynamic_shared_size_bytes = 0
+
+        def __call__(self, grid, block, args, shared_mem=0):
+            calls.append((grid, block))
+
+    params = gpu.kernel_params((CUDA_DIR / "2_odd_even_global.cu").read_text(), "odd_even_step")
+    kernel = gpu.Kernel(Raw(), "odd_even_step", params)
+    d = FakeDeviceArray(np.int32)
+    for phase in range(3):
+        kernel(4, 256, d, np.int32(8), np.int32(phase))
+    assert calls == [((4, 1, 1), (256, 1, 1))] * 3 and len(kernel._checked) == 1
+    with pytest.raises(gpu.KernelArgumentError, match="np.int32"):
+        kernel(4, 256, d, 8, np.int32(0))
+    with pytest.raises(gpu.LaunchShapeError):
+        kernel(4, [2048], d, np.int32(8), np.int32(0))
