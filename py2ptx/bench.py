@@ -57,18 +57,19 @@ def measure(key: str, n: int, repeats: int = 5, seed: int = 0) -> Timing:
     check_sorted(f"random, n = {n}", keys, sort(keys), what=title)
     if device == "cpu":
         return time_cpu(sort, keys, repeats=repeats, label=key, n=n)
-    from .gpu import require_gpu
+    from .gpu import explained, require_gpu
     from .gpusorts import DEVICE_SORTS
 
     cp = require_gpu(title)
-    d_in, work = cp.asarray(keys), cp.empty(n, dtype=cp.int32)
     device_sort = DEVICE_SORTS[key]
+    with explained(f"{title} at n = {n:,}"):
+        d_in, work = cp.asarray(keys), cp.empty(n, dtype=cp.int32)
 
-    def copy_then_sort():  # a device-to-device copy of the input, then the sort in place
-        work[...] = d_in
-        device_sort(work)
+        def copy_then_sort():  # a device-to-device copy of the input, then the sort in place
+            work[...] = d_in
+            device_sort(work)
 
-    return time_gpu(copy_then_sort, repeats=repeats, warmup=1, label=key, n=n)
+        return time_gpu(copy_then_sort, repeats=repeats, warmup=1, label=key, n=n)
 
 
 def run_plan(plan: dict[str, tuple[tuple[int, ...], int]],

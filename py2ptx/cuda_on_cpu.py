@@ -22,16 +22,14 @@ GPU, so reading a key before writing it gives a wrong answer instead of a lucky 
 from __future__ import annotations
 
 import ctypes
-import mmap
-import os
 import re
-import signal
 
 import numpy as np
 
 from .cbuild import CCompileError, build_c
 from .gpu import Param, check_args, check_launch, kernel_params
 from .kernels import read_source
+from .sandbox import SandboxError, run_in_child
 
 PRELUDE = r"""
 /* py2ptx CUDA-on-CPU prelude: just enough of CUDA C for a kernel's logic to run. */
@@ -138,7 +136,7 @@ _EXTERN_SHARED = re.compile(
     r"extern\s+__shared__\s+(?:__align__\(\d+\)\s*)?([\w ]+?)\s*(\w+)\s*\[\s*\]\s*;")
 
 
-class EmulationError(RuntimeError):
+class EmulationError(SandboxError):
     """The kernel could not run on the CPU, hung, or crashed."""
 
 
@@ -214,74 +212,26 @@ def run_on_cpu(source, kernel: str, grid, block, *args, shared_mem: int = 0,
             f"compile with py2ptx.cudatools.cubin_for to check them, and run on a GPU."
         ) from None
 
-    # Arrays live in memory shared with the child process that runs the kernel.
     arrays = [a for p, a in zip(params, args, strict=True) if p.pointer]
-    offsets = np.cumsum([0] + [a.nbytes + 64 for a in arrays]).tolist()
-    shared = mmap.mmap(-1, max(1, offsets[-1]))
-    try:
-        _launch_in_child(lib, kernel, params, args, arrays, offsets, shared, grid, block,
-                         shared_mem, timeout)
-    finally:
-        shared.close()
-
-
-def _launch_in_child(lib, kernel, params, args, arrays, offsets, shared, grid, block,
-                     shared_mem, timeout) -> None:
-    for a, off in zip(arrays, offsets, strict=False):
-        np.frombuffer(shared, dtype=a.dtype, count=a.size, offset=off)[:] = a.ravel()
-    anchor = ctypes.c_char.from_buffer(shared)
-    base = ctypes.addressof(anchor)
-    del anchor  # the address stays valid while the mmap is open
-    keep, pointer_index = [], 0
-    for p, a in zip(params, args, strict=True):
-        if p.pointer:
-            keep.append(ctypes.c_void_p(base + offsets[pointer_index]))
-            pointer_index += 1
-        else:
-            keep.append(_CTYPES[np.dtype(type(a))](a.item()))
-    slots = [ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in keep]
-    argv = (ctypes.c_void_p * max(1, len(slots)))(*slots)
     launch = lib.function(f"py2ptx_launch_{kernel}",
                           [_Dim3, _Dim3, ctypes.c_size_t, ctypes.c_void_p], ctypes.c_int)
 
-    pid = os.fork()
-    if pid == 0:  # the child runs the kernel and leaves; nothing else happens here
-        import faulthandler
+    def in_child(views: list[np.ndarray]) -> int:
+        pointers = iter(views)
+        keep = [ctypes.c_void_p(next(pointers).ctypes.data) if p.pointer
+                else _CTYPES[np.dtype(type(a))](a.item()) for p, a in zip(params, args, strict=True)]
+        slots = [ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in keep]
+        argv = (ctypes.c_void_p * max(1, len(slots)))(*slots)
+        return launch(_Dim3(*grid), _Dim3(*block), shared_mem, argv)
 
-        faulthandler.disable()  # a crash is reported by the parent, in words, not as a dump
-        code = 3
-        try:
-            code = launch(_Dim3(*grid), _Dim3(*block), shared_mem, argv)
-        finally:
-            os._exit(code)
-    status = _wait(pid, timeout, kernel)
-    if os.WIFSIGNALED(status):
-        sig = signal.Signals(os.WTERMSIG(status)).name
-        raise EmulationError(
-            f"{kernel} crashed on the CPU ({sig}): most likely a read or write outside "
-            f"an array -- check every index against n (for example `if (i + 1 < n)`). "
-            f"On a GPU the same bug is an illegal memory access, or silent corruption.")
-    if os.WEXITSTATUS(status) != 0:
+    code = run_in_child(
+        in_child, arrays, timeout, kernel, error=EmulationError,
+        hang_hint="A common cause: a __syncthreads() that not every thread of the block "
+                  "reaches (inside an if, or a loop some threads leave early), so the others "
+                  "wait for ever. On a GPU that is undefined behaviour: a hang or wrong keys.",
+        crash_hint="Most likely a read or write outside an array -- check every index "
+                   "against n (for example `if (i + 1 < n)`). On a GPU the same bug is an "
+                   "illegal memory access, or silent corruption.")
+    if code != 0:
         raise EmulationError(f"the CPU emulator could not start {kernel}'s threads "
-                             f"(code {os.WEXITSTATUS(status)}); try a smaller block.")
-    for a, off in zip(arrays, offsets, strict=False):
-        a.ravel()[:] = np.frombuffer(shared, dtype=a.dtype, count=a.size, offset=off)
-
-
-def _wait(pid: int, timeout: float, kernel: str) -> int:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return status
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            raise EmulationError(
-                f"{kernel} did not finish within {timeout:g} s on the CPU and was stopped. "
-                f"A common cause: a __syncthreads() that not every thread of the block "
-                f"reaches (inside an if, or a loop some threads leave early), so the others "
-                f"wait for ever. On a GPU that is undefined behaviour: a hang or wrong keys.")
-        time.sleep(0.005)
+                             f"(code {code}); try a smaller block.")

@@ -192,9 +192,12 @@ def _compile_text(text: str, name: str, arch: str, options: tuple[str, ...], wan
         lib.nvrtcGetProgramLog(prog, log)
         log_text = log.value.decode(errors="replace").strip()
         if result != 0:
+            where = ""
+            if want == "cubin" and "ptxas" in log_text:
+                where = _inline_ptx_culprit(text, name, arch, options, log_text)
             raise CudaCompileError(
                 f"NVRTC {find_nvrtc().version} could not compile {name} for {target}:\n"
-                f"{log_text}",
+                f"{where}{log_text}",
                 log_text,
             )
         getter = "PTX" if want == "ptx" else "CUBIN"
@@ -204,6 +207,49 @@ def _compile_text(text: str, name: str, arch: str, options: tuple[str, ...], wan
         return buf.raw
     finally:
         lib.nvrtcDestroyProgram(ctypes.byref(prog))
+
+
+_PTXAS_LINE = re.compile(r"ptxas[^\n]*?, line (\d+); error\s*:\s*(.*)")
+_ASM_STATEMENT = re.compile(r"\basm\s*(?:volatile\s*)?\(")
+
+
+def _inline_ptx_culprit(text: str, name: str, arch: str, options, log: str) -> str:
+    """Point a ptxas error at the student's ``asm`` line, not at generated PTX.
+
+    NVRTC emits PTX that compiles, so when ptxas then fails inside a cubin build the
+    fault is in inline PTX. The PTX marks each inline block with ``// begin inline
+    asm``; the instruction on ptxas's line is looked up among the source's asm
+    statements by its name (``mni.s32``), which survives operand substitution.
+    """
+    match = _PTXAS_LINE.search(log)
+    if match is None:
+        return ""
+    try:
+        ptx_lines = _compile_text(text, name, arch, tuple(options), "ptx").decode(
+            errors="replace").splitlines()
+    except CudaCompileError:
+        return ""
+    number = int(match.group(1))
+    if not 1 <= number <= len(ptx_lines):
+        return ""
+    bad = ptx_lines[number - 1].strip()
+    inside = any("begin inline asm" in ln for ln in ptx_lines[:number]) and any(
+        "end inline asm" in ln for ln in ptx_lines[number:])
+    if not inside:
+        return ""
+    mnemonic = bad.split()[0] if bad.split() else ""
+    lines = text.splitlines()
+    starts = [text[: m.start()].count("\n") for m in _ASM_STATEMENT.finditer(text)]
+    for start in starts:
+        statement = "\n".join(lines[start:start + 8])
+        if mnemonic and mnemonic in statement:
+            return (f"{name} line {start + 1}: ptxas rejected this inline PTX:\n"
+                    f"    {lines[start].strip()}\n"
+                    f"  which NVRTC turned into the PTX line\n    {bad}\n"
+                    f"  ptxas says: {match.group(2).strip()}\n"
+                    f"  Check the instruction and its operands against the PTX ISA (type suffix, "
+                    f"number of operands, register kinds: \"r\" 32-bit, \"l\" 64-bit).\n\n")
+    return f"ptxas rejected inline PTX (PTX line: {bad}):\n"
 
 
 def ptx_for(source: str | os.PathLike, arch: str = DEFAULT_ARCH, options=()) -> str:

@@ -211,7 +211,11 @@ def _gpu_from_cupy() -> dict:
             "runtime_cuda": (runtime // 1000, runtime % 1000 // 10),
         }
     except Exception as err:
-        return {"error": f"CuPy could not talk to a GPU: {type(err).__name__}: {err}"}
+        from .gpu import explain
+
+        hint = explain(err)
+        return {"error": f"CuPy could not talk to a GPU: {type(err).__name__}: {err}"
+                + (f" -- {hint}" if hint else "")}
 
 
 @functools.lru_cache(maxsize=1)

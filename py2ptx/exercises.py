@@ -26,24 +26,76 @@ class ExerciseFailed(AssertionError):
     """The answer is wrong; the message says how."""
 
 
+class _OverBudget(BaseException):
+    """Raised by the alarm inside a self-check that ran past its time budget."""
+
+
 @dataclass(frozen=True)
 class Exercise:
     lab: str
     name: str
     task: str  # one line: what the student must do
     checker: Callable  # answer -> summary line; raises ExerciseFailed / WrongResult
+    #: Seconds the whole self-check may take; the reference answer needs a small fraction.
+    budget_s: float = 30.0
 
     def check(self, answer) -> None:
         try:
-            summary = self.checker(answer)
+            with _time_budget(self.budget_s):
+                summary = self.checker(answer)
         except NotImplementedError:
             raise NotImplementedError(
                 f"{self.lab}, exercise {self.name!r} is not solved yet: {self.task} "
                 f"(replace `raise NotImplementedError()` with your code)."
             ) from None
-        except WrongResult as err:
-            raise ExerciseFailed(f"{self.lab}, {self.name}: {err}") from None
+        except (WrongResult, ExerciseFailed) as err:
+            message = str(err)
+            if not message.startswith(f"{self.lab}, "):
+                message = f"{self.lab}, {self.name}: {message}"
+            raise ExerciseFailed(message) from None
+        except _OverBudget:
+            raise ExerciseFailed(
+                f"{self.lab}, {self.name}: the self-check was stopped after {self.budget_s:g} s. "
+                f"Its inputs are small (at most a few hundred keys), and the reference answer "
+                f"takes well under a second: look for a loop that never ends (a `while` whose "
+                f"condition never changes, an index that never moves) or a loop inside a loop "
+                f"too many.") from None
         print(f"✓ {self.lab}, {self.name}: {summary}")
+
+
+class _time_budget:  # noqa: N801 -- used as a context manager
+    """SIGALRM after ``seconds`` interrupts a self-check stuck in Python code.
+
+    Only in the main thread of a process that has SIGALRM (Linux, macOS), which is
+    where notebooks run their cells; elsewhere the check runs without a budget. C and
+    CUDA C code cannot be interrupted this way: it runs in py2ptx.sandbox instead.
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.armed = False
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGALRM, self._alarm)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            self.armed = True
+        return self
+
+    @staticmethod
+    def _alarm(signum, frame):
+        raise _OverBudget()
+
+    def __exit__(self, *exc):
+        if self.armed:
+            import signal
+
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
 
 
 def count_inversions(keys) -> int:
@@ -74,6 +126,12 @@ def _check_early_exit(sort: Callable[[list], tuple[int, int]]) -> str:
             raise ExerciseFailed(f"on input {name!r}: return (passes, swaps), a tuple of two "
                                  f"ints; got {result!r}")
         passes, swaps = result
+        if (keys.size >= 2 and values == keys.tolist() and not np.all(keys[:-1] <= keys[1:])
+                and _leaves_list_unchanged(sort)):
+            raise ExerciseFailed(
+                f"on input {name!r} (n={keys.size}) the list you were given is unchanged: "
+                f"sort it in place (swap a[j] and a[j + 1] inside the list). Building a new "
+                f"list, e.g. `a = sorted(a)`, leaves the caller's list as it was.")
         check_sorted(name, keys, np.asarray(values, dtype=np.int32),
                      what="your bubble sort (the list after sorting in place)")
         n, want_swaps = len(keys), count_inversions(keys)
@@ -88,6 +146,13 @@ def _check_early_exit(sort: Callable[[list], tuple[int, int]]) -> str:
             raise ExerciseFailed(f"on input {name!r} (n={n}) you counted {passes} passes; "
                                  f"bubble sort needs between 1 and n")
     return f"{len(cases)} inputs sorted in place, swaps counted right, early exit works"
+
+
+def _leaves_list_unchanged(sort) -> bool:
+    """Does ``sort`` leave even a long reversed list untouched (it sorted a copy)?"""
+    probe = list(range(10, 0, -1))
+    sort(probe)
+    return probe == list(range(10, 0, -1))
 
 
 def _check_swaps_reversed(formula: Callable[[int], int]) -> str:
@@ -118,6 +183,7 @@ def _check_c_source(source_fn: Callable[[], str]) -> str:
     import ctypes
 
     from .cbuild import INT32_ARRAY, build_c
+    from .sandbox import run_in_child
 
     source = source_fn()
     for flags in (("-O1",), ("-O2",)):
@@ -125,7 +191,15 @@ def _check_c_source(source_fn: Callable[[], str]) -> str:
         fn = lib.function("bubble_sort", [INT32_ARRAY, ctypes.c_int32])
         for name, keys in standard_cases(50).items():
             out = keys.copy()
-            fn(out, np.int32(out.size))
+            # In a child process: a wrong pointer kills the child, not the notebook.
+            run_in_child(lambda views, n=out.size, fn=fn: fn(views[0], np.int32(n)), [out], 10.0,
+                         f"your C bubble_sort at {' '.join(flags)} on input {name!r} "
+                         f"(n={out.size})", error=ExerciseFailed,
+                         hang_hint="Sorting 50 keys takes microseconds: is a loop never "
+                                   "ending (a condition that never becomes false)?",
+                         crash_hint="Most likely a read or write outside the array: with "
+                                    "n keys the last valid index is n - 1, so a[j + 1] needs "
+                                    "j < n - 1.")
             check_sorted(name, keys, out, what=f"your C bubble_sort at {' '.join(flags)}")
     return "compiles and sorts every input at -O1 and -O2"
 
@@ -205,15 +279,52 @@ def _check_numba_kernel(kernel) -> str:
     cases["random, n = 70 (not a multiple of the block)"] = np.random.default_rng(3).integers(
         -99, 99, 70, dtype=np.int32)
     threads = 16
-    for name, keys in cases.items():
+
+    def run(keys: np.ndarray) -> np.ndarray:
         d = cuda.to_device(keys.copy())
         blocks = max(1, (keys.size // 2 + threads - 1) // threads)
-        for phase in range(keys.size):
-            kernel[blocks, threads](d, phase & 1)
-        check_sorted(name, keys, d.copy_to_host(),
-                     what=f"n launches of your kernel ({blocks} blocks x {threads} threads)")
+        try:
+            for phase in range(keys.size):
+                kernel[blocks, threads](d, phase & 1)
+        except IndexError as err:  # the simulator checks every index; a GPU would not
+            raise WrongResult(
+                f"your kernel indexed past the end of the array (n={keys.size}, {blocks} "
+                f"blocks x {threads} threads: {blocks * threads} threads for "
+                f"{keys.size // 2} pairs). Threads without a pair must do nothing: "
+                f"`if i + 1 < a.shape[0]`. ({err})") from None
+        return d.copy_to_host()
+
+    for name, keys in cases.items():
+        _check_with_size_hint(run, name, keys, threads,
+                              what=f"n launches of your kernel (blocks of {threads} threads)")
     where = "in Numba's CUDA simulator (no GPU here)" if numba_simulated() else "on the GPU"
     return f"sorts every input {where}"
+
+
+def _check_with_size_hint(run: Callable[[np.ndarray], np.ndarray], name: str,
+                          keys: np.ndarray, threads: int, what: str) -> None:
+    """check_sorted, and if it fails, say whether sizes that fill whole blocks pass.
+
+    The classic GPU bug -- the last, partly filled block handled wrong -- gives right
+    answers exactly when n fills whole blocks; saying so points at the bug directly.
+    """
+    try:
+        check_sorted(name, keys, run(keys), what=what)
+    except WrongResult as err:
+        whole = [2 * threads * m for m in (1, 2, 3)]
+        try:
+            for n in whole:
+                sample = np.random.default_rng(n).integers(-999, 999, n, dtype=np.int32)
+                check_sorted(f"random, n = {n}", sample, run(sample), what=what)
+        except WrongResult:
+            raise err from None
+        if keys.size in whole:
+            raise
+        raise WrongResult(
+            f"{err}\nIt sorts correctly for n = {', '.join(map(str, whole))} (whole blocks: "
+            f"2 keys per thread x {threads} threads) but not for n = {keys.size}. Look at "
+            f"the last, partly filled block: a loop bound like n / blockDim.x (integer "
+            f"division drops the remainder), or a missing `if (i + 1 < n)`.") from None
 
 
 def _compile_both(source: str) -> None:
@@ -239,14 +350,19 @@ def _check_shared_source(source_fn: Callable[[], str]) -> str:
     _compile_both(source)
     cases = standard_cases(40)
     for threads in (32, 8):  # 8 threads own several pairs each: the loop over p matters
-        for name, keys in cases.items():
+
+        def run(keys: np.ndarray, threads=threads) -> np.ndarray:
             out = keys.copy()
             if out.size >= 2:
                 launch = odd_even_shared_launch(out.size, threads)
                 run_on_cpu(source, "odd_even_shared", 1, min(threads, launch.block), out,
                            np.int32(out.size), shared_mem=launch.shared_mem)
-            check_sorted(name, keys, out, what=f"your kernel on CPU threads (1 block of "
-                         f"{threads} threads)")
+            return out
+
+        for name, keys in cases.items():
+            _check_with_size_hint(run, name, keys, threads,
+                                  what=f"your kernel on CPU threads (1 block of {threads} "
+                                       f"threads)")
     ran = "on CPU threads"
     from .doctor import has_gpu
 
@@ -293,7 +409,7 @@ def _check_ptx_step(source_fn: Callable[[], str]) -> str:
     source = source_fn()
     if not re.search(r"\basm\s*(volatile\s*)?\(", source):
         raise ExerciseFailed("the compare-and-swap must be written in inline PTX: asm(...)")
-    if not re.search(r"\bm(in|ax)\.s32\b", source):
+    if not re.search(r"m(in|ax)\.s32", source):  # also after "\n\t" inside one string
         raise ExerciseFailed("use the PTX instructions min.s32 and max.s32 in your asm")
     params = [str(p) for p in kernel_params(source, "odd_even_step")]
     if params != ["int *a", "int n", "int phase"]:

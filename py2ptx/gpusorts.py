@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .checks import as_int32_keys
-from .gpu import load_module, load_ptx, numba_cuda, require_gpu
+from .gpu import explained, load_module, load_ptx, numba_cuda, require_gpu
 
 INT32_MAX = np.iinfo(np.int32).max
 #: Threads per block for the kernels with one thread per pair.
@@ -216,9 +216,10 @@ def on_gpu(device_sort):
     @functools.wraps(device_sort)
     def sort(keys: np.ndarray, **kwargs) -> np.ndarray:
         cp = require_gpu(device_sort.__name__)
-        d = cp.asarray(as_int32_keys(keys))
-        device_sort(d, **kwargs)
-        return cp.asnumpy(d)
+        with explained(device_sort.__name__):
+            d = cp.asarray(as_int32_keys(keys))
+            device_sort(d, **kwargs)
+            return cp.asnumpy(d)
 
     sort.__doc__ = f"{device_sort.__doc__}\n\nOn a NumPy array: copies to the GPU and back."
     return sort

@@ -65,7 +65,7 @@ def main() -> int:
     stage("1 doctor", True, t0)
 
     t0 = time.monotonic()
-    gpu_tests = _pytest("-m", "gpu", "tests/test_gpu.py")
+    gpu_tests = _pytest("-m", "gpu", "tests/test_gpu.py", "tests/test_mistakes.py")
     stage("2 GPU tests (pytest -m gpu)", gpu_tests == 0, t0)
 
     notebooks = 0

@@ -1,0 +1,338 @@
+"""Students' mistakes, one test each: every one ends in a message that says what went
+wrong, where, and what to do -- never a bare traceback from deep inside a library, never
+a hang, and never a dead notebook kernel.
+
+The GPU-only mistakes (an illegal address, running out of GPU memory) are at the end,
+marked ``gpu``: they run in the GPU check, each in its own process, because an illegal
+address leaves the process's CUDA context unusable.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from py2ptx import cbuild, cudatools, doctor, gpu
+from py2ptx.checks import WrongResult, validate
+from py2ptx.cuda_on_cpu import run_on_cpu
+from py2ptx.exercises import Exercise, ExerciseFailed, lab01, lab02, lab03, lab04
+from py2ptx.sandbox import SandboxError, run_in_child
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def unsolved(*args):
+    """What every exercise cell holds until the student writes it."""
+    raise NotImplementedError()
+
+
+# --------------------------------------------------------------------------- Python
+
+
+def test_unsolved_exercise_names_itself_and_the_task():
+    with pytest.raises(NotImplementedError, match=r"Lab 03, exercise .*is not solved yet: "
+                                                  r"shared_source\(\) returns CUDA C"):
+        lab03.shared_source.check(unsolved)
+
+
+def test_wrong_result_names_the_input_and_the_first_mismatch():
+    def off_by_one(keys):
+        out = np.sort(keys)
+        if out.size > 1:
+            out[-1] = out[0]
+        return out
+
+    with pytest.raises(WrongResult, match=r"on input 'two, reversed' .* wrong at index 1: "
+                                          r"got 1, expected 2"):
+        validate(off_by_one)
+
+
+def test_mutating_the_input_when_a_copy_is_expected():
+    def sorts_in_place(keys):
+        keys.sort()
+        return keys
+
+    with pytest.raises(WrongResult, match="changed its input .* must sort a copy"):
+        validate(sorts_in_place)
+
+
+def test_sorting_a_copy_when_the_list_must_be_sorted_in_place():
+    def sorts_a_copy(a):
+        a = sorted(a)  # noqa: F841 -- the mistake: the caller's list is untouched
+        return 1, 0
+
+    with pytest.raises(ExerciseFailed, match=r"^Lab 01, .*list you were given is unchanged: "
+                                             r"sort it in place"):
+        lab01.early_exit.check(sorts_a_copy)
+
+
+def test_a_self_check_that_runs_too_long_is_stopped_with_a_message():
+    def never_ends(a):
+        while True:
+            pass
+
+    slow = Exercise("Lab 01", "early exit", "test", lab01.early_exit.checker, budget_s=1.0)
+    start = time.monotonic()
+    with pytest.raises(ExerciseFailed, match=r"stopped after 1 s.*loop that never ends"):
+        slow.check(never_ends)
+    assert time.monotonic() - start < 5
+
+
+# --------------------------------------------------------------------------- C
+
+
+def test_c_compile_error_shows_the_students_line():
+    source = "#include <stdint.h>\nvoid bubble_sort(int32_t *a, int32_t n)\n{\n    a[0] = ;\n}\n"
+    with pytest.raises(cbuild.CCompileError, match=r"\(line 4: expected expression"):
+        lab02.c_source.check(lambda: source)
+
+
+def test_c_pointer_mistake_crashes_a_child_not_the_notebook():
+    source = ("#include <stdint.h>\nvoid bubble_sort(int32_t *a, int32_t n)\n{\n"
+              "    for (int32_t j = 0; j <= n; ++j) a[j * 100000000] = 0;\n}\n")
+    with pytest.raises(ExerciseFailed, match=r"crashed \(SIGSEGV\)\. Most likely a read or "
+                                             r"write outside the array"):
+        lab02.c_source.check(lambda: source)
+    # Still alive (the crash happened in a child), and C still runs in this process:
+    lab02.c_source.check(lambda: cbuild.read_source("bubble_sort.c", ".c")[0])
+
+
+def test_a_c_loop_that_never_ends_is_stopped():
+    lib = cbuild.build_c("#include <stdint.h>\nvoid spin(int32_t *a) { for (;;) a[0]++; }\n")
+    spin = lib.function("spin", [cbuild.INT32_ARRAY])
+    with pytest.raises(SandboxError, match=r"did not finish within 1 s and was stopped\. "
+                                           r"Is a loop"):
+        run_in_child(lambda views: spin(views[0]), [np.zeros(1, np.int32)], 1.0, "spin",
+                     hang_hint="Is a loop never ending?")
+
+
+# --------------------------------------------------------------------------- CUDA C
+
+
+def test_nvrtc_compile_error_shows_the_students_line():
+    source = ('extern "C" __global__ void odd_even_shared(int *a, int n)\n{\n'
+              '    extern __shared__ int keys[];\n    keys[threadIdx.x] = a[threadIdx.x]\n}\n')
+    with pytest.raises(cudatools.CudaCompileError, match=r"cell\.cu\(5\): error: expected a \";\""):
+        lab03.shared_source.check(lambda: source)
+
+
+def test_wrong_launch_shape_is_refused_before_launch():
+    with pytest.raises(gpu.LaunchShapeError, match=r"A float\? Divide with //"):
+        gpu.check_launch(100 / 32, 32)
+    with pytest.raises(gpu.LaunchShapeError, match="at most 1024"):
+        run_on_cpu("2_odd_even_global.cu", "odd_even_step", 1, 2048,
+                   np.zeros(8, np.int32), np.int32(8), np.int32(0))
+
+
+@pytest.mark.parametrize("value, ctype, wanted", [
+    (100, "int", r"np\.int32\(100\)"),
+    (np.float64(0.5), "float", r"np\.float64; pass np\.float32"),
+    (0.5, "float", r"np\.float32\(0\.5\)"),
+])
+def test_python_scalars_are_refused_naming_the_numpy_type(value, ctype, wanted):
+    source = f'extern "C" __global__ void k(int *a, {ctype} x) {{ }}\n'
+    with pytest.raises(gpu.KernelArgumentError, match=wanted):
+        run_on_cpu(source, "k", 1, 1, np.zeros(1, np.int32), value)
+
+
+def test_wrong_only_when_n_does_not_fill_whole_blocks_is_pointed_out():
+    # The classic: n / blockDim.x drops the remainder, so the last keys are never copied.
+    source = r'''
+extern "C" __global__ void odd_even_shared(int *a, int n)
+{
+    extern __shared__ int keys[];
+    for (int k = 0; k < n / blockDim.x; ++k)
+        keys[k * blockDim.x + threadIdx.x] = a[k * blockDim.x + threadIdx.x];
+    __syncthreads();
+    for (int phase = 0; phase < n; ++phase) {
+        for (int p = threadIdx.x; 2 * p + (phase & 1) + 1 < n; p += blockDim.x) {
+            int i = 2 * p + (phase & 1);
+            if (keys[i] > keys[i + 1]) { int t = keys[i]; keys[i] = keys[i + 1]; keys[i + 1] = t; }
+        }
+        __syncthreads();
+    }
+    for (int k = 0; k < n / blockDim.x; ++k)
+        a[k * blockDim.x + threadIdx.x] = keys[k * blockDim.x + threadIdx.x];
+}
+'''
+    with pytest.raises(ExerciseFailed, match=r"(?s)sorts correctly for n = 64, 128, 192 .*"
+                                             r"partly filled block: a loop bound like "
+                                             r"n / blockDim.x"):
+        lab03.shared_source.check(lambda: source)
+
+
+cuda = gpu.numba_cuda()  # module level: the simulator swaps this global inside kernels
+
+
+def test_a_numba_kernel_without_a_bounds_check_is_explained():
+    if not gpu.numba_simulated():
+        pytest.skip("only the simulator checks indices")
+
+    @cuda.jit
+    def no_bounds_check(a, phase):
+        i = 2 * cuda.grid(1) + phase
+        if a[i] > a[i + 1]:
+            a[i], a[i + 1] = a[i + 1], a[i]
+
+    with pytest.raises(ExerciseFailed, match=r"indexed past the end of the array .* "
+                                             r"`if i \+ 1 < a.shape\[0\]`"):
+        lab03.numba_kernel.check(no_bounds_check)
+
+
+# --------------------------------------------------------------------------- PTX
+
+
+@pytest.mark.parametrize("template, bad, says", [
+    ("mni.s32 %0, %2, %3;\\n\\tmax.s32 %1, %2, %3;", "mni.s32",
+     "Not a name of any known instruction: 'mni'"),
+    ("min.s32 %0, %2;\\n\\tmax.s32 %1, %2, %3;", "min.s32",
+     "Arguments mismatch for instruction 'min'"),
+])
+def test_bad_inline_ptx_points_at_the_asm_line(template, bad, says):
+    source = ('extern "C" __global__ void odd_even_step(int *a, int n, int phase)\n{\n'
+              '    int i = 2 * (blockIdx.x * blockDim.x + threadIdx.x) + phase;\n'
+              '    if (i + 1 < n) {\n        int low, high;\n'
+              f'        asm("{template}" : "=r"(low), "=r"(high) : "r"(a[i]), "r"(a[i + 1]));\n'
+              '        a[i] = low;\n        a[i + 1] = high;\n    }\n}\n')
+    with pytest.raises(cudatools.CudaCompileError) as err:
+        lab04.ptx_step.check(lambda: source)
+    message = str(err.value)
+    assert "cell.cu line 6: ptxas rejected this inline PTX:" in message
+    assert f"    {bad} %r" in message and says in message
+
+
+def test_a_ptx_file_with_a_version_too_new_for_the_toolchain():
+    text = (cudatools.KERNELS / "cuda" / "odd_even_step.ptx").read_text()
+    with pytest.raises(cudatools.CudaCompileError,
+                       match=r"Unsupported \.version 9\.5; current version is '9\.0'"):
+        cudatools.assemble_ptx(text.replace(".version 7.8", ".version 9.5"))
+
+
+def test_the_driver_version_message_names_both_versions():
+    # What load_ptx says on a GPU whose driver is too old for the file's .version.
+    assert doctor.highest_ptx_isa((12, 4)) == "8.4"
+    assert doctor.highest_ptx_isa((11, 8)) == "7.8"
+    assert doctor.highest_ptx_isa((10, 2)) is None
+
+
+# --------------------------------------------------------------------------- GPU errors
+
+
+@pytest.mark.parametrize("error, expected", [
+    (RuntimeError("cudaErrorIllegalAddress: an illegal memory access was encountered"),
+     "restart the kernel"),
+    (type("OutOfMemoryError", (Exception,), {})(
+        "Out of memory allocating 4,294,967,296 bytes (allocated so far: 0 bytes)."),
+     "could not give 4,096.0 MiB"),
+    (RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient for CUDA "
+                  "runtime version"), "cupy-cuda12x"),
+])
+def test_cuda_errors_are_explained(error, expected):
+    assert expected in gpu.explain(error)
+    with pytest.raises(gpu.GPUError, match=expected):
+        with gpu.explained("a sort"):
+            raise error
+    assert gpu.explain(ValueError("something else")) is None
+
+
+def test_too_old_a_driver_is_explained_by_the_doctor(monkeypatch):
+    import types
+
+    fake = types.ModuleType("cupy")
+    fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(
+        getDeviceCount=lambda: (_ for _ in ()).throw(RuntimeError(
+            "cudaErrorInsufficientDriver: CUDA driver version is insufficient for CUDA "
+            "runtime version"))))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    doctor._gpu_from_cupy.cache_clear()
+    try:
+        assert "the NVIDIA driver is older than the CUDA version" in doctor._gpu_from_cupy()["error"]
+    finally:
+        doctor._gpu_from_cupy.cache_clear()
+
+
+# --------------------------------------------------------------------------- shared hubs
+
+
+def test_nothing_is_written_outside_home_and_the_cache(tmp_path, monkeypatch):
+    """A lab and a GPU chapter executed as a fresh user: files appear only in that user's
+    home (caches, Jupyter's runtime files), and the course folder is unchanged."""
+    from test_notebooks import _errors, _execute
+
+    home = tmp_path / "home"
+    home.mkdir()
+    for var in ("PY2PTX_CACHE", "PY2PTX_RESULTS", "XDG_CACHE_HOME", "IPYTHONDIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    before = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=REPO,
+                            capture_output=True, text=True).stdout
+    for notebook in ("solutions/02-lab-c-and-flags.ipynb", "solutions/03-lab-cuda.ipynb"):
+        assert not _errors(_execute(REPO / notebook)), notebook
+    after = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=REPO,
+                           capture_output=True, text=True).stdout
+    assert after == before
+    cache = home / ".cache" / "py2ptx"
+    assert cache.is_dir() and (cache.stat().st_mode & 0o777) == 0o700
+    assert any(cache.iterdir())
+
+
+def test_student_tree_cannot_regenerate_labs_over_a_students_work(tmp_path):
+    subprocess.run([sys.executable, str(REPO / "tools" / "student_tree.py"),
+                    str(tmp_path / "st")], check=True, capture_output=True)
+    assert (tmp_path / "st" / "labs").is_dir()
+    assert not (tmp_path / "st" / "tools").exists()  # make_labs.py lives in the course repo only
+
+
+# --------------------------------------------------------------------------- on a GPU
+
+
+def _python(code: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=REPO, env={**os.environ, **env})
+
+
+@pytest.mark.gpu
+def test_illegal_address_is_explained_and_says_restart():
+    run = _python(
+        "import numpy as np, cupy as cp\n"
+        "from py2ptx import gpu\n"
+        "src = 'extern \"C\" __global__ void k(int *a) { a[threadIdx.x * 100000000LL] = 1; }'\n"
+        "k = gpu.load_module(src).kernel('k')\n"
+        "try:\n"
+        "    with gpu.explained('k'):\n"
+        "        k(1, 32, cp.zeros(4, dtype=cp.int32))\n"
+        "        cp.cuda.Device().synchronize()\n"
+        "except gpu.GPUError as err:\n"
+        "    print('EXPLAINED', err)\n")
+    assert "EXPLAINED" in run.stdout and "restart the kernel" in run.stdout, run.stderr
+
+
+@pytest.mark.gpu
+def test_out_of_memory_says_how_much_and_what_fits():
+    run = _python(
+        "from py2ptx import bench, gpu\n"
+        "try:\n"
+        "    bench.measure('bitonic', 2**20, repeats=1)\n"
+        "except gpu.GPUError as err:\n"
+        "    print('EXPLAINED', err)\n", CUPY_GPU_MEMORY_LIMIT="1048576")
+    assert "EXPLAINED" in run.stdout and "CUPY_GPU_MEMORY_LIMIT=1048576" in run.stdout, \
+        run.stdout + run.stderr
+
+
+@pytest.mark.gpu
+def test_the_gpu_plan_fits_a_tenth_of_the_gpu():
+    # Ten students sharing one GPU, each capped by CuPy's memory limit at 10 %.
+    run = _python(
+        "import cupy as cp\n"
+        "from py2ptx import bench\n"
+        "bench.run_plan({k: v for k, v in bench.GPU_PLAN.items() if k in "
+        "('bitonic', 'cupy_sort', 'odd_even_shared')}, progress=lambda s: None)\n"
+        "print('PEAK', cp.get_default_memory_pool().total_bytes())\n",
+        CUPY_GPU_MEMORY_LIMIT="10%")
+    assert "PEAK" in run.stdout, run.stdout + run.stderr
