@@ -289,6 +289,42 @@ def test_student_tree_cannot_regenerate_labs_over_a_students_work(tmp_path):
     assert not (tmp_path / "st" / "tools").exists()  # make_labs.py lives in the course repo only
 
 
+def test_regenerating_labs_never_overwrites_a_hand_edited_lab(tmp_path):
+    import shutil
+
+    repo = tmp_path / "course"
+    for folder in ("tools", "solutions", "labs"):
+        shutil.copytree(REPO / folder, repo / folder)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "course"], check=True)
+    lab = repo / "labs" / "01-lab-bubble-sort.ipynb"
+    solution = repo / "solutions" / "01-lab-bubble-sort.ipynb"
+    make_labs = [sys.executable, str(repo / "tools" / "make_labs.py")]
+
+    # A maintainer edits a solution twice; both regenerations go through.
+    def edit_solution(old: str, new: str) -> None:
+        text = solution.read_text()
+        assert old in text
+        solution.write_text(text.replace(old, new, 1))
+
+    edit_solution("Goes with notebook 01", "Goes with notebook 01 (v1)")
+    assert subprocess.run(make_labs, capture_output=True).returncode == 0
+    edit_solution("(v1)", "(v2)")
+    assert subprocess.run(make_labs, capture_output=True).returncode == 0
+    assert "(v2)" in lab.read_text()
+    # Someone works on the lab by hand, then a regeneration comes: the work stays.
+    edited = lab.read_text().replace("raise NotImplementedError()", "return 'my answer'", 1)
+    lab.write_text(edited)
+    edit_solution("(v2)", "(v3)")
+    run = subprocess.run(make_labs, capture_output=True, text=True)
+    assert run.returncode == 1 and "has changes this tool did not write" in run.stderr
+    assert lab.read_text() == edited
+    assert subprocess.run([*make_labs, "--force"], capture_output=True).returncode == 0
+    assert "(v3)" in lab.read_text()
+
+
 # --------------------------------------------------------------------------- on a GPU
 
 

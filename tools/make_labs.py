@@ -88,9 +88,42 @@ def expected_labs() -> dict[Path, str]:
     return out
 
 
+# What this tool last wrote, kept inside .git (never committed, never in a student's copy):
+# a lab whose text is neither that nor the committed version was edited by a person.
+STAMP = REPO / ".git" / "py2ptx-labs.json"
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _written_before() -> dict[str, str]:
+    try:
+        return json.loads(STAMP.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _remember(written: dict[str, str]) -> None:
+    if STAMP.parent.is_dir():
+        STAMP.write_text(json.dumps(written, indent=1))
+
+
+def _committed_digest(path: Path) -> str | None:
+    import subprocess
+
+    out = subprocess.run(["git", "show", f"HEAD:{path.relative_to(REPO).as_posix()}"],
+                         cwd=REPO, capture_output=True, text=True)
+    return _digest(out.stdout) if out.returncode == 0 else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only compare, write nothing")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite labs even where someone edited them by hand")
     args = parser.parse_args(argv)
     try:
         expected = expected_labs()
@@ -106,9 +139,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lab without a solution: {p.relative_to(REPO)}")
         return 1 if differ or stale else 0
     LABS.mkdir(exist_ok=True)
+    written = _written_before()
+    edited = [p for p in differ if p.exists() and not args.force
+              and _digest(p.read_text()) not in (written.get(p.name), _committed_digest(p))]
+    for p in edited:
+        print(f"make_labs: {p.relative_to(REPO)} has changes this tool did not write (someone's "
+              f"work on the lab?); left as it is. Commit or move it, or run with --force.",
+              file=sys.stderr)
     for p in differ:
+        if p in edited:
+            continue
         p.write_text(expected[p])
+        written[p.name] = _digest(expected[p])
         print(f"wrote {p.relative_to(REPO)}")
+    _remember(written)
+    if edited:
+        return 1
     for p in stale:
         print(f"note: {p.relative_to(REPO)} has no solution; left in place")
     return 0
