@@ -2,15 +2,17 @@
  * in shared memory, one launch (notebook 03, rung 8).
  *
  * What changed from the previous version (2_odd_even_global.cu):
- *   - one launch instead of n: the barrier between phases is __syncthreads(), a
- *     few dozen cycles inside one SM, instead of a kernel launch of microseconds;
- *   - the keys live in shared memory (on-chip, ~30 cycles) instead of global
- *     memory (HBM through L2, hundreds of cycles): read once, sorted, written once;
+ *   - one launch instead of n: the barrier between phases is __syncthreads(), which
+ *     only the threads of one block wait at, inside one SM, instead of a kernel launch
+ *     that goes through the driver and waits for the whole GPU;
+ *   - the keys live in shared memory, on the chip next to the cores, instead of global
+ *     memory (HBM, reached through the L2 cache): read once, sorted, written once;
  *   - each thread owns several pairs (pair p, p + blockDim.x, ...), so one block of
- *     at most 1024 threads sorts any n that fits in shared memory (48 KB by default,
- *     more when the launcher opts in: 227 KB per block on Hopper, 64 KB on Turing).
+ *     at most 1024 threads sorts any n that fits in shared memory: 48 KB by default,
+ *     more when the launcher opts in, up to the limit the GPU reports
+ *     (MaxSharedMemoryPerBlockOptin; py2ptx.gpusorts.max_n_shared() in keys).
  *
- * The price: one block runs on one SM, so an H200 uses 1 of its 132 SMs.
+ * The price: one block runs on one SM, so the other SMs of the GPU sit idle.
  * Launch: grid (1,), block (threads,), dynamic shared memory n * sizeof(int).
  */
 extern "C" __global__ void odd_even_shared(int *a, int n)

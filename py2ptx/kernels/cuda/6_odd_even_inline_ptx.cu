@@ -6,7 +6,7 @@
  *     keys are stored back whether they moved or not;
  *   - odd_even_shared_minmax writes that in C (min/max);
  *   - odd_even_shared_ptx writes it in inline PTX (min.s32 / max.s32, PTX ISA
- *     section 9.7.1 "Integer Arithmetic Instructions: min, max") through asm().
+ *     "Integer Arithmetic Instructions: min" and "...: max") through asm().
  * Notebook 04 compiles both to SASS and diffs them: the question is whether the
  * hand-written PTX changed the machine code. ptxas -- NVIDIA's assembler, inside
  * NVRTC -- turns both into SASS; inline PTX does not go around it.
@@ -18,7 +18,7 @@ __device__ __forceinline__ void min_max_c(int &low, int &high)
     high = h;
 }
 
-// PTX ISA 9.7.1.11 (min) and 9.7.1.12 (max): signed 32-bit integer minimum and maximum.
+// PTX ISA, Integer Arithmetic Instructions, min and max: signed 32-bit minimum and maximum.
 __device__ __forceinline__ void min_max_ptx(int &low, int &high)
 {
     int l, h;

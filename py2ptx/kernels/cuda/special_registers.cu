@@ -2,12 +2,12 @@
  *
  * What changed from the previous version (6_odd_even_inline_ptx.cu): nothing is
  * sorted; this kernel only reads PTX special registers that CUDA C has no name for,
- * through inline PTX (PTX ISA chapter 10, "Special Registers"):
- *   %smid         the SM this thread is running on          (10.14)
- *   %laneid       the thread's lane within its warp, 0..31   (10.3)
- *   %warpid       the warp's slot on its SM (volatile!)      (10.4)
- *   %globaltimer  a global nanosecond timer                  (10.27)
- * and clock64() (%clock64, 10.21), the SM's own cycle counter.
+ * through inline PTX (PTX ISA, chapter 10 "Special Registers", one section each):
+ *   %smid         the SM this thread is running on
+ *   %laneid       the thread's lane within its warp, 0..31
+ *   %warpid       the warp's slot on its SM (it can change: read it once, use it once)
+ *   %globaltimer  a global timer in nanoseconds
+ * and clock64() (%clock64), the SM's own cycle counter.
  * In asm() a literal % is written %%, because %0, %1 ... name the operands.
  *
  * Each block spins for `spin` cycles so that blocks overlap in time, and thread 0
