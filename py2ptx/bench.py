@@ -27,6 +27,7 @@ GPU_PLAN: dict[str, tuple[tuple[int, ...], int]] = {
     "odd_even_numba": ((2**10, 2**12), 3),
     "odd_even_global": ((2**10, 2**12, 2**14), 5),
     "odd_even_shared": ((2**10, 2**12, 2**14), 10),
+    "merge_split": ((2**10, 2**12, 2**14), 10),  # version 3b (notebook 03), not a rung
     "odd_even_inline_ptx": ((2**10, 2**12, 2**14), 10),
     "odd_even_minmax": ((2**10, 2**12, 2**14), 10),  # rung 11's twin in C (notebook 04)
     "bitonic": ((2**10, 2**12, 2**14, 2**16, 2**18, 2**20), 20),

@@ -147,6 +147,28 @@ def odd_even_shared_launch(n: int, threads: int = 1024,
     return Launch(kernel, 1, min(threads, max(32, n // 2)), (np.int32(n),), 4 * n)
 
 
+def merge_split_launch(n: int, threads: int = 1024, run: int = 16) -> Launch:
+    """Version 3b's single launch: p threads with runs of m keys, two buffers of p * m keys.
+
+    p is chosen so that runs hold about ``run`` keys (p at most ``threads``).
+    """
+    p = max(1, min(threads, -(-n // run)))
+    m = -(-n // p)
+    return Launch("merge_split_shared", 1, p, (np.int32(n), np.int32(m)), 2 * 4 * p * m)
+
+
+def merge_split_device(d, threads: int = 1024) -> None:
+    """Version 3b: odd-even merge-split in one block's shared memory, in place."""
+    n = d.size
+    if n < 2:
+        return
+    launch = merge_split_launch(n, threads)
+    if launch.shared_mem > 4 * max_n_shared():
+        raise ValueError(f"{n} keys need {launch.shared_mem:,} bytes of shared memory (two "
+                         f"buffers); this GPU gives one block at most {4 * max_n_shared():,}.")
+    run_launches("3b_merge_split_shared.cu", [launch], d)
+
+
 def padded_size(n: int) -> int:
     """The power of two bitonic sort works on: n rounded up (INT_MAX fills the rest)."""
     return 1 << max(1, (n - 1).bit_length())
@@ -197,8 +219,9 @@ def max_n_shared() -> int:
     return max_shared_bytes() // 4
 
 
-#: Rung key -> the in-place sort of a CuPy int32 array (what the timings measure);
-#: plus rung 11's twin in C, which notebook 04 times beside it but is not a rung.
+#: Rung key -> the in-place sort of a CuPy int32 array (what the timings measure); plus
+#: two sorts that are measured but are not rungs: rung 11's twin in C (notebook 04) and
+#: version 3b, the merge-split form of odd-even sort (notebook 03).
 DEVICE_SORTS = {
     "odd_even_numba": odd_even_numba_device,
     "odd_even_global": odd_even_global_device,
@@ -207,6 +230,7 @@ DEVICE_SORTS = {
     "cupy_sort": cupy_sort_device,
     "odd_even_inline_ptx": odd_even_inline_ptx_device,
     "odd_even_minmax": odd_even_minmax_device,
+    "merge_split": merge_split_device,
 }
 
 
@@ -232,6 +256,7 @@ cupy_sort = on_gpu(cupy_sort_device)
 odd_even_inline_ptx = on_gpu(odd_even_inline_ptx_device)
 odd_even_minmax = on_gpu(odd_even_minmax_device)
 odd_even_handwritten_ptx = on_gpu(odd_even_handwritten_ptx_device)
+merge_split = on_gpu(merge_split_device)
 
 
 def time_transfers(n: int, repeats: int = 20):
@@ -259,6 +284,7 @@ SCHEDULES = {
     "odd_even_shared": ("3_odd_even_shared.cu",
                         lambda n, t: [odd_even_shared_launch(n, t or 1024)]),
     "bitonic": ("4_bitonic.cu", lambda n, t: bitonic_launches(padded_size(n), t or 512)),
+    "merge_split": ("3b_merge_split_shared.cu", lambda n, t: [merge_split_launch(n, t or 1024)]),
 }
 
 

@@ -38,7 +38,8 @@ def test_every_cuda_rung_names_a_kernel_file_or_numba_module():
     assert [r.number for r in gpu_rungs] == list(range(6, 12))
     assert {p.name for p in CUDA_DIR.iterdir() if p.suffix in (".cu", ".py", ".ptx")} >= {
         "1_odd_even_numba.py", "2_odd_even_global.cu", "3_odd_even_shared.cu",
-        "4_bitonic.cu", "6_odd_even_inline_ptx.cu", "special_registers.cu",
+        "3b_merge_split_shared.cu", "4_bitonic.cu", "6_odd_even_inline_ptx.cu",
+        "special_registers.cu",
         "odd_even_step.ptx"}
 
 
@@ -273,6 +274,13 @@ def test_gpu_rung_sorts_on_the_gpu(r):
     if r.key == "odd_even_numba":
         cases = standard_cases(200)
     assert validate(r.load(), cases, what=r.key) == len(cases)
+
+
+@pytest.mark.gpu
+def test_merge_split_sorts_on_the_gpu():
+    cases = standard_cases(1000)
+    cases["random, n = 16384"] = random_keys(16384, seed=6)
+    assert validate(gpusorts.merge_split, cases, what="merge_split") == len(cases)
 
 
 @pytest.mark.gpu

@@ -43,6 +43,14 @@ def test_gpu_rung_host_code_sorts(fake_gpu, r):
     assert validate(r.load(), cases, what=r.key) == len(cases)
 
 
+def test_merge_split_host_code_sorts(fake_gpu):
+    cases = standard_cases(40)
+    cases["random, n = 500"] = random_keys(500, seed=12)
+    assert validate(gpusorts.merge_split, cases, what="merge_split") == len(cases)
+    with pytest.raises(ValueError, match="two buffers"):
+        gpusorts.merge_split(random_keys(40000))
+
+
 def test_shared_memory_above_48_kb_opts_in(fake_gpu):
     d = fake_cupy.asarray(random_keys(13000, seed=2))
     kernel = gpusorts._kernel("3_odd_even_shared.cu", "odd_even_shared")
@@ -81,7 +89,8 @@ def test_run_plan_records_a_run_the_notebooks_can_replay(fake_gpu, results_dir):
     plan = {"python_bubble": ((64, 128), 2), "c_bubble_scalar": ((64, 128), 2),
             "numpy_sort": ((64, 128), 2),
             "odd_even_numba": ((64,), 1), "odd_even_global": ((64,), 1),
-            "odd_even_shared": ((64, 128), 2), "bitonic": ((64, 128), 2),
+            "odd_even_shared": ((64, 128), 2), "merge_split": ((64, 128), 2),
+            "bitonic": ((64, 128), 2),
             "cupy_sort": ((64, 128), 2)}
     timings = bench.run_plan(plan, progress=lambda line: None)
     labels = {(t.label, t.n) for t in timings}
