@@ -2,6 +2,7 @@
 # Download, here, the Jupyter packages the lent GPU machine lacks (it has Python 3.12,
 # numpy, matplotlib, cupy, numba-cuda and pytest, but no Jupyter stack and no network).
 # They land in .whl/ (ignored by git); the GPU check's command installs them there.
+# Tried here under Python 3.12 with PYTHONPATH=/tmp/site: every notebook and solution runs.
 set -eu
 cd "$(dirname "$0")/.."
 grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
@@ -11,4 +12,8 @@ python3 -m pip download --quiet --only-binary=:all: --python-version 3.12 --impl
   --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   --platform manylinux1_x86_64 --platform any \
   -d .whl nbclient ipykernel ipywidgets nbformat matplotlib-inline
+# The SASS readers too (5 MB), so notebook 04 does not depend on that image's CUDA folder.
+python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+  --implementation cp --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+  -d .whl "nvidia-cuda-cuobjdump>=13.2,<14" "nvidia-cuda-nvdisasm>=13.2,<14"
 du -sh .whl
