@@ -294,6 +294,10 @@ def load_module(source, defines: dict | None = None, options=()) -> Module:
     return Module(raw, text, name)
 
 
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in version.split("."))
+
+
 def load_ptx(path: str | os.PathLike) -> Module:
     """Load a hand-written ``.ptx`` file: the driver JIT-compiles it for this GPU.
 
@@ -312,15 +316,17 @@ def load_ptx(path: str | os.PathLike) -> Module:
         raw = cp.RawModule(path=str(path))
         raw.get_function(re.search(r"\.entry\s+(\w+)", text).group(1))  # loads the module
     except cp.cuda.driver.CUDADriverError as err:
-        if "UNSUPPORTED_PTX_VERSION" in str(err):
-            driver = gpu_info().get("driver_cuda")
-            top = highest_ptx_isa(driver) if driver else None
+        driver = gpu_info().get("driver_cuda")
+        top = highest_ptx_isa(driver) if driver else None
+        version = ptx_version(text)
+        newer = top is not None and _version_tuple(version) > _version_tuple(top)
+        if "UNSUPPORTED_PTX_VERSION" in str(err) or newer:
             raise CudaCompileError(
-                f"{path.name} says .version {ptx_version(text)}, but this driver (CUDA "
+                f"{path.name} says .version {version}, but this driver (CUDA "
                 f"{'.'.join(map(str, driver or ('?',)))}) accepts PTX up to .version "
                 f"{top or '?'}: CUDA_ERROR_UNSUPPORTED_PTX_VERSION. Lower the .version "
                 f"line (and use only instructions that version has), or update the "
-                f"driver.") from None
+                f"driver. (The driver said: {err})") from None
         raise
     return Module(raw, None, path.name)
 
