@@ -135,3 +135,18 @@ def test_crossover_and_series():
     assert bench.crossover(cpu, gpu_t) == 4096
     assert bench.crossover(cpu, gpu_t[:1]) is None
 
+
+
+def test_a_ptx_file_newer_than_the_driver_is_explained(fake_gpu, tmp_path):
+    from py2ptx import cudatools
+
+    text = (cudatools.KERNELS / "cuda" / "odd_even_step.ptx").read_text()
+    path = tmp_path / "too_new.ptx"
+    path.write_text(text.replace(".version 7.8", ".version 9.9"))
+    # The fake driver is CUDA 13.0 and refuses every PTX file, as an old driver would.
+    with pytest.raises(cudatools.CudaCompileError,
+                       match=r"too_new.ptx says .version 9.9, but this driver \(CUDA 13.0\) "
+                             r"accepts PTX up to .version 9.0"):
+        gpu.load_ptx(path)
+    with pytest.raises(fake_cupy.CUDADriverError):  # not a version problem: passed on as is
+        gpu.load_ptx("odd_even_step.ptx")
