@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import re
 import subprocess
 import sys
@@ -82,6 +83,16 @@ def test_readme_course_map_is_current_and_commands_shown():
     assert course_map.updated_readme(readme) == readme, "run `make course-map`"
     assert "make lab" in readme and "make test" in readme
     assert "make test" in (REPO / ".ci/run").read_text()
+
+
+def test_every_notebook_ends_with_current_navigation():
+    for nb in course_map.notebooks():
+        assert course_map.updated_notebook(nb) == nb.read_text(), f"{nb.name}: run `make course-map`"
+        nav = json.loads(nb.read_text())["cells"][-1]
+        links = re.findall(r"\]\(([^)#]+)", "".join(nav["source"]))
+        assert links and all((nb.parent / link).exists() for link in links), links
+    first = json.loads(course_map.notebooks()[0].read_text())["cells"][-1]
+    assert "previous" not in "".join(first["source"])
 
 
 def test_makefile_has_the_two_commands():

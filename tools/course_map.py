@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Generate the README's course map from the notebooks, the labs and the ladder registry.
+"""Generate the course's navigation: the README's course map, and the last cell of every
+notebook (previous / next / its lab / the map), from the notebooks, labs and ladder registry.
 
-    python tools/course_map.py           # rewrite the map between the README's markers
-    python tools/course_map.py --check   # exit 1 if the README's map is out of date
+    python tools/course_map.py           # rewrite the map and the notebooks' navigation cells
+    python tools/course_map.py --check   # exit 1 if any of them is out of date
 """
 
 from __future__ import annotations
@@ -43,6 +44,44 @@ def course_map() -> str:
     return "\n".join(lines)
 
 
+NAV_ID = "course-nav"
+
+
+def notebooks() -> list[Path]:
+    return sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+
+
+def navigation(nb: Path) -> str:
+    """The Markdown of a notebook's last cell: its lab, the previous and next notebooks."""
+    order = notebooks()
+    i = order.index(nb)
+    parts = []
+    if i > 0:
+        parts.append(f"← previous: [{order[i - 1].name[:2]} {title_of(order[i - 1])}]"
+                     f"({order[i - 1].name})")
+    labs = sorted((REPO / "labs").glob(f"{nb.name[:2]}-*.ipynb"))
+    parts += [f"lab: [{p.stem}](../labs/{p.name})" for p in labs]
+    if i + 1 < len(order):
+        parts.append(f"next: [{order[i + 1].name[:2]} {title_of(order[i + 1])}]"
+                     f"({order[i + 1].name}) →")
+    parts.append("[course map](../README.md#course-map)")
+    return "---\n" + " · ".join(parts)
+
+
+def updated_notebook(nb: Path) -> str:
+    """The notebook's JSON text with its navigation cell (the last cell) current."""
+    import nbformat
+
+    book = nbformat.read(nb, as_version=4)
+    cell = nbformat.v4.new_markdown_cell(navigation(nb))
+    cell.id = NAV_ID
+    if book.cells and book.cells[-1].get("id") == NAV_ID:
+        book.cells[-1] = cell
+    else:
+        book.cells.append(cell)
+    return nbformat.writes(book) + "\n"
+
+
 def updated_readme(text: str) -> str:
     if START not in text or END not in text:
         raise SystemExit(f"README.md needs the markers {START} and {END}")
@@ -56,14 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
     readme = REPO / "README.md"
-    text = readme.read_text()
-    new = updated_readme(text)
+    targets = {readme: updated_readme(readme.read_text())}
+    targets.update({nb: updated_notebook(nb) for nb in notebooks()})
+    stale = [path for path, text in targets.items() if path.read_text() != text]
     if args.check:
-        if new != text:
-            print("README.md's course map is out of date: run `make course-map`")
-            return 1
-        return 0
-    readme.write_text(new)
+        for path in stale:
+            print(f"{path.relative_to(REPO)}: navigation out of date: run `make course-map`")
+        return 1 if stale else 0
+    for path in stale:
+        path.write_text(targets[path])
+        print(f"wrote {path.relative_to(REPO)}")
     return 0
 
 
