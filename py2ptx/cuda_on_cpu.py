@@ -28,7 +28,7 @@ import numpy as np
 
 from .cbuild import CCompileError, build_c
 from .gpu import Param, check_args, check_launch, kernel_params
-from .kernels import read_source
+from .kernels import asm_lines, read_source, strip_comments
 from .sandbox import SandboxError, run_in_child
 
 PRELUDE = r"""
@@ -131,7 +131,6 @@ static int py2ptx_launch(dim3 grid, dim3 block, size_t shared, py2ptx_body body,
 }
 """
 
-_ASM = re.compile(r"\basm\s*(volatile\s*)?\(")
 _EXTERN_SHARED = re.compile(
     r"extern\s+__shared__\s+(?:__align__\(\d+\)\s*)?([\w ]+?)\s*(\w+)\s*\[\s*\]\s*;")
 
@@ -142,15 +141,12 @@ class EmulationError(SandboxError):
 
 def _translate(text: str) -> str:
     """CUDA C -> C the prelude understands, keeping every line where it was."""
-    # Comments go first (keeping their newlines, so line numbers stay the student's).
-    text = re.sub(r"//[^\n]*|/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), text,
-                  flags=re.DOTALL)
-    if _ASM.search(text):
-        line = text[: _ASM.search(text).start()].count("\n") + 1
+    asm = asm_lines(text)
+    if asm:
         raise EmulationError(
-            f"line {line} has inline PTX (asm), which only a GPU can run. Check it by "
+            f"line {asm[0] + 1} has inline PTX (asm), which only a GPU can run. Check it by "
             f"compiling to a cubin: py2ptx.cudatools.cubin_for(source, 'sm_90').")
-    text = text.replace('extern "C"', "")
+    text = strip_comments(text).replace('extern "C"', "")
     text = _EXTERN_SHARED.sub(lambda m: f"{m.group(1)} *{m.group(2)} = py2ptx_shared;", text)
     return re.sub(r"\b__shared__\b", "static", text)
 

@@ -210,7 +210,6 @@ def _compile_text(text: str, name: str, arch: str, options: tuple[str, ...], wan
 
 
 _PTXAS_LINE = re.compile(r"ptxas[^\n]*?, line (\d+); error\s*:\s*(.*)")
-_ASM_STATEMENT = re.compile(r"\basm\s*(?:volatile\s*)?\(")
 
 
 def _inline_ptx_culprit(text: str, name: str, arch: str, options, log: str) -> str:
@@ -238,9 +237,10 @@ def _inline_ptx_culprit(text: str, name: str, arch: str, options, log: str) -> s
     if not inside:
         return ""
     mnemonic = bad.split()[0] if bad.split() else ""
+    from .kernels import asm_lines
+
     lines = text.splitlines()
-    starts = [text[: m.start()].count("\n") for m in _ASM_STATEMENT.finditer(text)]
-    for start in starts:
+    for start in asm_lines(text):
         statement = "\n".join(lines[start:start + 8])
         if mnemonic and mnemonic in statement:
             return (f"{name} line {start + 1}: ptxas rejected this inline PTX:\n"

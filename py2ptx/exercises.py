@@ -410,9 +410,10 @@ def _check_ptx_step(source_fn: Callable[[], str]) -> str:
 
     from .cudatools import sass_by_kernel, sass_opcode
     from .gpu import kernel_params
+    from .kernels import asm_lines
 
     source = source_fn()
-    if not re.search(r"\basm\s*(volatile\s*)?\(", source):
+    if not asm_lines(source):
         raise ExerciseFailed("the compare-and-swap must be written in inline PTX: asm(...)")
     if not re.search(r"m(in|ax)\.s32", source):  # also after "\n\t" inside one string
         raise ExerciseFailed("use the PTX instructions min.s32 and max.s32 in your asm")

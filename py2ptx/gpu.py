@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .cudatools import CudaCompileError
-from .kernels import read_source
+from .kernels import read_source, strip_comments
 
 #: C type of a kernel parameter -> the NumPy type a launch must pass for it.
 SCALAR_TYPES = {
@@ -87,7 +87,7 @@ _KERNEL_RE = re.compile(r"__global__\s+void\s+(\w+)\s*\(([^)]*)\)", re.DOTALL)
 
 def kernel_params(source: str, name: str) -> list[Param]:
     """The parameters of ``__global__ void name(...)`` in CUDA C source text."""
-    text = re.sub(r"//[^\n]*|/\*.*?\*/", " ", source, flags=re.DOTALL)
+    text = strip_comments(source)
     found = {m.group(1): m.group(2) for m in _KERNEL_RE.finditer(text)}
     if name not in found:
         raise KeyError(f"no kernel named {name!r} in this source; its kernels are: "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -26,6 +27,21 @@ def read_source(source: str | os.PathLike, suffix: str, name: str | None = None)
             raise FileNotFoundError(f"kernel source {source} does not exist (looked in {folder} too)")
         return path.read_text(), name or path.name
     return str(source), name or f"cell{suffix}"
+
+
+_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
+_ASM = re.compile(r"\basm\s*(?:volatile\s*)?\(")
+
+
+def strip_comments(text: str) -> str:
+    """C/CUDA source without its comments, every line kept where it was."""
+    return _COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+
+
+def asm_lines(text: str) -> list[int]:
+    """The 0-based line of every inline-PTX ``asm(...)`` statement, comments ignored."""
+    code = strip_comments(text)
+    return [code[: m.start()].count("\n") for m in _ASM.finditer(code)]
 
 
 def load_python(relative: str):
