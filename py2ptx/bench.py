@@ -1,8 +1,9 @@
 """Measuring rungs: validate, then time, then record -- the one path every number takes.
 
-Used by notebook 03 onwards and by the GPU check (``tools/gpu_check.py``). For each
-rung and size: random keys, the rung's sort checked against ``np.sort`` (a fast
-wrong kernel never reaches a plot), then timed -- CPU rungs with :func:`time_cpu`,
+Used by notebook 03 onwards, by the GPU check (``tools/gpu_check.py``) and by
+``python -m py2ptx ladder`` (:func:`ladder_at`). For each rung and size: random keys,
+the rung's sort checked against ``np.sort`` (a fast wrong kernel never reaches a
+plot), then timed -- CPU rungs with :func:`time_cpu`,
 GPU rungs in place on the device with CUDA events (:func:`time_gpu`), so that
 host<->device copies are timed on their own (:func:`py2ptx.gpusorts.time_transfers`).
 """
@@ -133,3 +134,231 @@ def gpu_timings(plan: dict | None = None, progress: Callable[[str], None] = prin
     if run is None:
         return None, no_run_message(GPU_RUN)
     return run.timings, run.describe()
+
+
+# --------------------------------------------------------------------------- the whole ladder
+
+#: ``python -m py2ptx ladder``'s default n: rung 1 (pure-Python bubble sort) takes about
+#: 0.5 s a sort at n = 4096 on a 2-core cloud VM (AMD EPYC), so validation, warm-up and
+#: 5 repeats stay under 5 s; every other rung is far faster. A power of two, so bitonic
+#: sort needs no padding, and small enough for one block's shared memory (rungs 8, 11).
+LADDER_N = 4096
+LADDER_REPEATS = 5
+#: The ladder warns above this estimate (seconds) for its O(n^2) CPU rungs.
+LADDER_SLOW_S = 60.0
+
+
+def ladder_keys(keys=None) -> list[str]:
+    """Rung keys in ladder order from keys and/or numbers (``["3", 1, "numpy_sort"]``).
+
+    None means every rung. An unknown one raises :class:`KeyError` listing the rungs.
+    """
+    from .ladder import RUNGS
+
+    if keys is None:
+        return [r.key for r in RUNGS]
+    chosen = {rung(int(k) if str(k).strip().isdigit() else str(k).strip()) for k in keys}
+    return [r.key for r in sorted(chosen, key=lambda r: r.number)]
+
+
+def ladder_at(n: int, keys=None, repeats: int = LADDER_REPEATS,
+              progress: Callable[[int, int, str], None] | None = None,
+              modes: dict[str, tuple[str, str]] | None = None,
+              ) -> tuple[dict[str, Timing], dict[str, str]]:
+    """The ladder at one n: every rung this machine runs live, validated, then timed.
+
+    Taught in notebook 06; ``python -m py2ptx ladder`` prints it as a table.
+
+    ``keys`` picks rungs by key or number (default: all of :data:`py2ptx.ladder.RUNGS`).
+    Whether a rung runs comes from the doctor (:func:`py2ptx.doctor.probe`, or ``modes``:
+    rung key -> (mode, reason)): only ``live`` rungs are timed. A GPU rung in the
+    simulator, compile-only or recorded mode is not timed here -- a simulator time is
+    not GPU speed. Each timed rung goes through :func:`measure` (checked against
+    ``np.sort`` first, so a wrong sort raises :class:`py2ptx.checks.WrongResult` and
+    never reaches a table). A rung that refuses this n (``ValueError``: say, more keys
+    than one block's shared memory holds) is skipped with its message.
+
+    ``progress(i, total, text)`` is called before each rung (i from 1), e.g. with
+    ``lambda i, total, text: print(f"[{i}/{total}] {text}")``.
+
+    Returns ``(timings, skipped)``: rung key -> :class:`Timing` at n for the rungs that
+    ran, and rung key -> the reason for the rungs that did not, both in ladder order.
+    """
+    if n < 2:
+        raise ValueError(f"the ladder needs n >= 2 keys, not {n}")
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, not {repeats}")
+    selected = ladder_keys(keys)
+    if modes is None:
+        from .doctor import probe
+
+        modes = probe().modes
+    timings: dict[str, Timing] = {}
+    skipped: dict[str, str] = {}
+    for i, key in enumerate(selected, start=1):
+        mode, reason = modes[key]
+        if mode != "live":
+            skipped[key] = f"{mode}: {reason}"
+            if progress:
+                progress(i, len(selected), f"{key}: not run here ({mode})")
+            continue
+        if progress:
+            progress(i, len(selected), f"{key} ...")
+        try:
+            t = measure(key, n, repeats)
+        except ValueError as err:  # the rung's own limit at this n, not a wrong result
+            skipped[key] = f"cannot run at n = {n:,}: {err}"
+            continue
+        if t.where == "simulator":  # belt and braces: never a simulator time as speed
+            skipped[key] = "ran in the simulator: correct, but not GPU speed"
+            continue
+        timings[key] = t
+    return timings, skipped
+
+
+def ladder_estimate(n: int, keys=None, repeats: int = LADDER_REPEATS, n0: int = 512,
+                    modes: dict[str, tuple[str, str]] | None = None) -> dict[str, float]:
+    """Seconds that :func:`ladder_at` would spend on each live O(n^2) CPU rung at n.
+
+    Each is timed once at ``n0`` (after a warm-up call, so Numba's compilation stays
+    out) and scaled by (n / n0)^2, times the validation, the warm-up and the repeats.
+    GPU rungs are left out: at small n their launches, not their work, set the time.
+    """
+    import time
+
+    if modes is None:
+        from .doctor import probe
+
+        modes = probe().modes
+    keys0 = random_keys(n0, seed=1)
+    estimate = {}
+    for key in ladder_keys(keys):
+        r = rung(key)
+        if r.device != "cpu" or r.complexity != "O(n^2)" or modes[key][0] != "live":
+            continue
+        sort = r.load()
+        sort(keys0)
+        start = time.perf_counter()
+        sort(keys0)
+        estimate[key] = (time.perf_counter() - start) * (n / n0) ** 2 * (repeats + 2)
+    return estimate
+
+
+def measured_on(timings) -> str:
+    """The machine a set of timings was measured on, for titles: the GPU too if one ran."""
+    from .doctor import gpu_info, machine_label
+
+    if any(t.where == "gpu" for t in timings):
+        return f"{gpu_info().get('name', 'a GPU')} and {machine_label()}"
+    return machine_label()
+
+
+def ladder_figure(timings: dict[str, Timing], skipped: dict[str, str]):
+    """:func:`ladder_at`'s result as :func:`py2ptx.plots.speedup_ladder`'s figure: speedups
+    over the first rung that ran (rung 1 unless left out), the rungs not run named below."""
+    import textwrap
+
+    from .plots import speedup_ladder
+
+    if not timings:
+        raise ValueError("no rung ran, so there is nothing to plot")
+    note = ""
+    if skipped:
+        note = textwrap.fill("Not run here: " + ", ".join(
+            f"{rung(k).number}. {k} ({why.split(':')[0]})" for k, why in skipped.items())
+            + " -- see python -m py2ptx doctor", 120)
+    baseline = min(timings, key=lambda k: rung(k).number)
+    return speedup_ladder(timings, measured_on(timings.values()), baseline=baseline, note=note)
+
+
+def _times(x: float) -> str:
+    return f"×{x:,.0f}" if x >= 100 else f"×{x:.3g}"
+
+
+def ladder_report(timings: dict[str, Timing], skipped: dict[str, str]) -> str:
+    """:func:`ladder_at`'s result as text: the table, the rungs not run, where the speedup
+    comes from."""
+    from .timing import format_seconds
+
+    lines = []
+    if timings:
+        n = next(iter(timings.values())).n
+        lines.append(f"Sorting n = {n:,} random int32 keys, measured on "
+                     f"{measured_on(timings.values())}")
+        base_key = min(timings, key=lambda k: rung(k).number)
+        base = timings[base_key].median
+        head = (f"{'#':>2}  {'rung':<52}{'device':<8}{'kind':<18}{'median':>10}{'IQR':>10}"
+                f"{'repeats':>9}{f'× rung {rung(base_key).number}':>12}{'× prev':>9}")
+        lines += ["", head, "-" * len(head)]
+        previous = None
+        for key, t in sorted(timings.items(), key=lambda kt: rung(kt[0]).number):
+            r = rung(key)
+            step = "" if previous is None else _times(previous / t.median)
+            lines.append(f"{r.number:>2}  {r.title:<52}{r.device.upper():<8}{r.kind:<18}"
+                         f"{format_seconds(t.median):>10}{format_seconds(t.spread):>10}"
+                         f"{t.repeats:>9}{_times(base / t.median):>12}{step:>9}".rstrip())
+            previous = t.median
+        lines.append("")
+        lines.append(f"× rung {rung(base_key).number}: speedup over rung {rung(base_key).number} "
+                     f"({base_key}); × prev: over the rung above it in this table.")
+        lines += ["", *_split(timings)]
+    else:
+        lines.append("No rung ran here.")
+    if skipped:
+        lines += ["", "Not run here (`python -m py2ptx doctor` says why):"]
+        for key, reason in skipped.items():
+            r = rung(key)
+            lines.append(f"{r.number:>2}  {r.key:<20} {reason}")
+    return "\n".join(lines)
+
+
+def _split(timings: dict[str, Timing]) -> list[str]:
+    """Rung 1 -> fastest rung, split into the best without changing the algorithm and
+    what changing the algorithm added on top (the two kinds of :mod:`py2ptx.ladder`)."""
+    if "python_bubble" not in timings:
+        return ["(Where the speedup comes from needs rung 1, python_bubble.)"]
+
+    def fastest(kinds):
+        ran = [k for k in timings if rung(k).kind in kinds]
+        return min(ran, key=lambda k: timings[k].median)
+
+    base = timings["python_bubble"].median
+    best = fastest(("baseline", "same-algorithm", "algorithm-change"))
+    same = fastest(("baseline", "same-algorithm"))
+    t_best, t_same = timings[best].median, timings[same].median
+    return [
+        f"Where the speedup comes from: rung 1 -> the fastest rung here, "
+        f"{rung(best).number}. {best}: {_times(base / t_best)}",
+        f"  same algorithm (bubble sort's compare-and-swaps, better use of the machine): "
+        f"{_times(base / t_same)}  (best: {rung(same).number}. {same})",
+        f"  algorithm change, on top of that: {_times(t_same / t_best)}"
+        + ("  (no rung that changes the algorithm beat it here)" if best == same
+           else f"  ({rung(best).number}. {best} over {rung(same).number}. {same})"),
+    ]
+
+
+class TextProgress:
+    """``[3/11] c_bubble_scalar ...`` on ``stream`` (stderr): one line rewritten in place
+    on a terminal, one line per step otherwise (a log or a pipe stays readable)."""
+
+    def __init__(self, stream=None):
+        import sys
+
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.open = False
+
+    def __call__(self, i: int, total: int, text: str) -> None:
+        line = f"[{i}/{total}] {text}"
+        if self.tty:
+            self.stream.write("\r\x1b[K" + line)
+            self.open = True
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.open:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.open = False

@@ -6,6 +6,8 @@ is required): a number without its machine is not a measurement.
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch
 
@@ -68,10 +70,11 @@ def stack_diagram(highlight: str | None = None, modes: dict | None = None, ax=No
 
 
 def speedup_ladder(timings: dict[str, Timing], machine: str, baseline: str = "python_bubble",
-                   ax=None):
+                   ax=None, note: str = ""):
     """Speedup of each rung over ``baseline`` (log scale), coloured by kind of optimization.
 
-    ``timings`` maps rung keys to Timings measured at the same n.
+    ``timings`` maps rung keys to Timings measured at the same n; ``note`` is printed
+    under the plot (say, which rungs did not run here and why).
     """
     if baseline not in timings:
         raise ValueError(f"the baseline rung {baseline!r} must be among the timings")
@@ -95,13 +98,22 @@ def speedup_ladder(timings: dict[str, Timing], machine: str, baseline: str = "py
         factor = f"{s:,.0f}" if s >= 100 else f"{s:.3g}"
         ax.text(s * 1.08, yi, f"×{factor}  ({format_seconds(t.median)}, "
                 f"IQR {format_seconds(t.spread)})", va="center", fontsize=8)
-    ax.set_xlim(0.5, max(speedups) * 1000)
+    # Room right of the longest bar for its label: a label is a fixed width in points,
+    # and the more decades the axis spans, the fewer points each decade gets.
+    ax.set_xlim(0.5, max(speedups) * 1000 * max(speedups) ** 0.25)
     ax.set_xlabel(f"speedup over rung {rung(baseline).number} (log scale)")
     n = ns.pop()
-    ax.set_title(f"Sorting n = {n:,} int32 keys, measured on {machine}", fontsize=10)
+    # The title is centred over the axes, right of the long rung names: a long machine
+    # name on one line would run off the figure.
+    where = textwrap.fill(f"measured on {machine}", 55)
+    ax.set_title(f"Sorting n = {n:,} int32 keys\n{where}", fontsize=10)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in KIND_COLORS.values()]
-    ax.legend(handles, list(KIND_COLORS), loc="upper center", bbox_to_anchor=(0.5, -0.18),
-              ncol=3, fontsize=8, frameon=False)
+    # Top right is always free: the baseline, at the top, has the shortest bar (×1).
+    ax.legend(handles, list(KIND_COLORS), loc="upper right", fontsize=8, frameon=False)
+    if note:  # a fixed distance below the axis label, from the figure's left edge
+        ax.annotate(note, (0.01, 0), xycoords=("figure fraction", "axes fraction"),
+                    xytext=(0, -42), textcoords="offset points", va="top", fontsize=8,
+                    style="italic")
     ax.figure.tight_layout()
     return ax.figure
 
