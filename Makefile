@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: lab test setup labs course-map clean-notebooks doctor lint gpu-check carry-wheels
+.PHONY: lab test setup labs course-map clean-notebooks doctor ladder lint gpu-check carry-wheels
 
 # JupyterLab refuses to start as root unless told; containers and cloud VMs often run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -42,6 +42,10 @@ $(STAMP): pyproject.toml tools/gpu_packages.sh
 
 doctor: $(STAMP)
 	$(PY) -m py2ptx doctor
+
+# Every rung this machine runs, validated and timed at one n: make ladder ARGS="--n 2048 --record"
+ladder: $(STAMP)
+	$(PY) -m py2ptx ladder $(ARGS)
 
 labs: $(STAMP)
 	$(PY) tools/make_labs.py
