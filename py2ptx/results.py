@@ -65,10 +65,17 @@ def provenance() -> dict:
         if "driver" in gpu:
             machine["driver"] = gpu["driver"]
     status = _git("status", "--porcelain", "--untracked-files=no")
+    commit = _git("rev-parse", "HEAD")
+    dirty = bool(status) if status is not None else None
+    if commit is None and os.environ.get("PY2PTX_COMMIT"):
+        # A copy of the tree without .git (the lent GPU machine gets one): the command
+        # that sent it names the commit, and says whether the tree differed from it.
+        commit = os.environ["PY2PTX_COMMIT"]
+        dirty = os.environ.get("PY2PTX_DIRTY", "unknown") != "0"
     return {
         "recorded_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "commit": _git("rev-parse", "HEAD"),
-        "dirty": bool(status) if status is not None else None,
+        "commit": commit,
+        "dirty": dirty,
         "machine": machine,
         "versions": versions,
         "python_executable": sys.executable,

@@ -59,3 +59,24 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """CuPy replaced by tests/fake_cupy.py for one test (kernels on CPU threads); every
+    cached GPU probe forgotten around it. Skips on a machine with a real GPU."""
+    import fake_cupy
+
+    from py2ptx import doctor, gpu, gpusorts
+
+    if gpu.cupy_or_none() is not None:
+        pytest.skip("this machine has a real GPU: the GPU check tests that")
+    monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")
+    gpu.numba_cuda()
+    fake_cupy.install(monkeypatch)
+    caches = (doctor._gpu_from_cupy, doctor.probe, gpusorts._module)
+    for cache in caches:
+        cache.cache_clear()
+    yield
+    for cache in caches:
+        cache.cache_clear()

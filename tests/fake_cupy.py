@@ -18,6 +18,9 @@ import types
 import numpy as np
 
 FAKE_DEVICE_NAME = "FAKE GPU (CPU threads, tests only)"
+#: Kernel name -> Python stand-in ``fn(grid, block, args, shared_mem)``, for kernels the
+#: CPU-thread emulator cannot run (inline PTX). A test fills it; nothing here is timed.
+PYTHON_KERNELS: dict = {}
 
 
 class ndarray(np.ndarray):  # noqa: N801 -- CuPy's name
@@ -58,6 +61,14 @@ def empty_like(a):
     return np.empty_like(np.asarray(a)).view(ndarray)
 
 
+def arange(n, dtype=None):
+    return np.arange(n, dtype=dtype).view(ndarray)
+
+
+def argmax(a):
+    return np.argmax(np.asarray(a))
+
+
 class CompileException(Exception):
     def get_message(self):
         return str(self)
@@ -79,6 +90,9 @@ class RawKernel:
             raise CUDADriverError("CUDA_ERROR_INVALID_VALUE: too much shared memory "
                                   "without opting in")
         host = [np.asarray(a) if isinstance(a, ndarray) else a for a in args]
+        if self.name in PYTHON_KERNELS:
+            PYTHON_KERNELS[self.name](grid, block, host, shared_mem)
+            return
         run_on_cpu(self.module.code, self.name, grid, block, *host, shared_mem=shared_mem)
 
 
@@ -105,10 +119,52 @@ class RawModule:
 
 
 class _Device:
-    attributes = {"MaxSharedMemoryPerBlockOptin": 227 * 1024}
+    compute_capability = "90"
+    attributes = {"MaxSharedMemoryPerBlockOptin": 227 * 1024, "MultiProcessorCount": 4,
+                  "L2CacheSize": 1 << 20, "MaxSharedMemoryPerMultiprocessor": 228 * 1024}
 
     def synchronize(self):
         pass
+
+
+class Stream:
+    """Work runs at once on the fake device, so a stream only has to be a context."""
+
+    def __init__(self, non_blocking=False):
+        self.ptr = id(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def synchronize(self):
+        pass
+
+    def wait_event(self, event):
+        pass
+
+
+class Event:
+    def __init__(self):
+        self.t = None
+
+    def record(self, stream=None):
+        self.t = time.perf_counter()
+
+    def synchronize(self):
+        pass
+
+
+def get_elapsed_time(start, end):
+    return (end.t - start.t) * 1e3  # milliseconds, as CuPy gives them
+
+
+def _memcpy_async(dst, src, size, kind, stream):
+    import ctypes
+
+    ctypes.memmove(dst, src, size)
 
 
 def _benchmark(fn, args=(), n_repeat=10, n_warmup=1, name=""):
@@ -126,7 +182,7 @@ def install(monkeypatch) -> None:
     """Make ``import cupy`` and ``import cupyx.profiler`` give this fake, for one test."""
     cupy = types.ModuleType("cupy")
     for name in ("ndarray", "asarray", "asnumpy", "empty", "zeros", "full", "empty_like",
-                 "RawModule", "RawKernel"):
+                 "RawModule", "RawKernel", "arange", "argmax"):
         setattr(cupy, name, globals()[name])
     for name in ("int32", "uint32", "int64", "uint64", "float32", "float64"):
         setattr(cupy, name, getattr(np, name))
@@ -135,9 +191,12 @@ def install(monkeypatch) -> None:
         getDeviceProperties=lambda i: {"name": FAKE_DEVICE_NAME, "major": 9, "minor": 0,
                                        "multiProcessorCount": 4, "l2CacheSize": 1 << 20,
                                        "totalGlobalMem": 1 << 30},
-        driverGetVersion=lambda: 13000, runtimeGetVersion=lambda: 13000)
+        driverGetVersion=lambda: 13000, runtimeGetVersion=lambda: 13000,
+        memGetInfo=lambda: (1 << 30, 1 << 31), memcpyAsync=_memcpy_async,
+        memcpyDeviceToDevice=3)
     cupy.cuda = types.SimpleNamespace(
-        runtime=runtime, Device=_Device,
+        runtime=runtime, Device=_Device, Stream=Stream, Event=Event,
+        get_elapsed_time=get_elapsed_time,
         compiler=types.SimpleNamespace(CompileException=CompileException),
         driver=types.SimpleNamespace(CUDADriverError=CUDADriverError))
     cupyx = types.ModuleType("cupyx")

@@ -14,23 +14,6 @@ import pytest
 from py2ptx import bench, doctor, gpu, gpusorts, ladder, results
 from py2ptx.checks import random_keys, standard_cases, validate
 
-
-@pytest.fixture
-def fake_gpu(monkeypatch):
-    """CuPy replaced by the fake for one test; every cached GPU probe forgotten around it."""
-    if gpu.cupy_or_none() is not None:
-        pytest.skip("this machine has a real GPU: the GPU check tests that")
-    monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")
-    gpu.numba_cuda()
-    fake_cupy.install(monkeypatch)
-    caches = (doctor._gpu_from_cupy, doctor.probe, gpusorts._module)
-    for cache in caches:
-        cache.cache_clear()
-    yield
-    for cache in caches:
-        cache.cache_clear()
-
-
 # Rung 11's inline PTX cannot run on CPU threads; the fake refuses it like the emulator does.
 RUNNABLE = [r for r in ladder.rungs(device="gpu") if r.key != "odd_even_inline_ptx"]
 

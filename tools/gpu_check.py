@@ -9,6 +9,8 @@
    arguments, PTX loading);
 3. every GPU rung validated and timed (py2ptx.bench.GPU_PLAN), recorded to results/
    with its provenance -- only when step 2 passed -- and copied to --out at once;
+   then notebook 05's experiment (py2ptx.deepseek.run_experiment: L2 interference,
+   chunk sweep, copy bandwidth, stale reads), recorded and copied the same way;
 4. the GPU mistakes of tests/test_mistakes.py (illegal address, out of memory, a 10 %
    memory share), each in its own process;
 5. every notebook, solution and lab executed live (tests/test_notebooks.py).
@@ -68,7 +70,7 @@ def main() -> int:
     stage("1 doctor", True, t0)
 
     t0 = time.monotonic()
-    gpu_tests = _pytest("-m", "gpu", "tests/test_gpu.py")
+    gpu_tests = _pytest("-m", "gpu", "tests/test_gpu.py", "tests/test_deepseek.py")
     stage("2 GPU tests: every GPU sort is right (pytest -m gpu)", gpu_tests == 0, t0)
 
     # Measure before the notebooks: the lease on a lent GPU is short, and the recorded run
@@ -94,6 +96,16 @@ def main() -> int:
             args.out.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, args.out / path.name)
         stage("3 ladder measured and recorded", True, t0)
+
+        from py2ptx import deepseek
+
+        t0 = time.monotonic()
+        timings, extra = deepseek.run_experiment()
+        ds_path = results.record_run(deepseek.RUN_NAME, timings, extra=extra)
+        print(f"recorded: {ds_path.name}")
+        if args.out:
+            shutil.copy(ds_path, args.out / ds_path.name)
+        stage("3b DeepSeek experiment measured and recorded", True, t0)
     else:
         print("The GPU tests failed: no run recorded (numbers from wrong kernels are not "
               "shown to students).")
@@ -113,9 +125,9 @@ def main() -> int:
 
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        # The device tool brings back at most 8 files: the run and the GPU chapters.
+        # The device tool brings back at most 8 files: two runs, the log, five notebooks.
         artifacts = REPO / "test-artifacts"
-        for nb in sorted(artifacts.glob("*-0[34]-*.ipynb"))[:6]:
+        for nb in sorted(artifacts.glob("*-0[3456]-*.ipynb"))[:5]:
             shutil.copy(nb, args.out / nb.name)
 
     print("\n".join(f"{name:<42} {status:<7} {secs:5.0f} s" for name, status, secs in stages))

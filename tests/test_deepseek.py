@@ -1,0 +1,174 @@
+"""Notebook 05's experiment: every PTX variant assembles, its SASS shows the qualifiers,
+the auto-tuner picks by its rule. Tests marked ``gpu`` run the kernels on a real GPU
+(``make gpu-check``): every variant copies exactly, and the probe's loads that the
+memory model covers are never stale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from py2ptx import cudatools, deepseek
+from py2ptx.timing import Timing
+
+# --------------------------------------------------------------------------- no GPU
+
+
+@pytest.mark.parametrize("v", deepseek.VARIANTS, ids=lambda v: v.key)
+def test_every_variants_ptx_assembles_for_sm_90(v):
+    ptx = cudatools.ptx_for(deepseek.KERNEL_FILE, "sm_90")
+    assert f".entry {v.kernel}(" in ptx
+    assert cudatools.assemble_ptx(ptx, "sm_90")[:4] == b"\x7fELF"
+
+
+def test_only_the_plain_path_is_built_for_sm_75():
+    ptx = cudatools.ptx_for(deepseek.KERNEL_FILE, "sm_75")
+    assert cudatools.assemble_ptx(ptx, "sm_75")[:4] == b"\x7fELF"
+    kernels = set(cudatools.sass_by_kernel(cudatools.sass_for(deepseek.KERNEL_FILE, "sm_75")))
+    assert kernels == {"stream_plain", "victim"}
+    runnable, skipped = deepseek.split_by_arch((7, 5))
+    assert [v.key for v in runnable] == ["plain"]
+    assert set(skipped) == {"nc_na_256b", "evict_first", "all_hints"}
+    assert all("needs sm_80" in why and "sm_75" in why for why in skipped.values())
+
+
+def test_the_qualifiers_show_in_sass():
+    sass = deepseek.sass_evidence("sm_90")
+    assert sass["plain"]["load"][0].startswith("LDG.E.128 ")
+    assert sass["nc_na_256b"]["load"][0].startswith("LDG.E.NA.LTC256B.128.CONSTANT")
+    assert sass["all_hints"]["store"][0].startswith("STG.E.NA.128")
+    assert sass["plain"]["store"][0].startswith("STG.E.128 ")
+    # The evict-first policy is not in the mnemonic: the load is the plain one, and the
+    # policy rides in a descriptor built from constants.
+    assert sass["evict_first"]["load"][0].startswith("LDG.E.128 ")
+    assert sass["evict_first"]["policy"] and not sass["plain"]["policy"]
+
+
+def test_the_stale_read_probe_builds_for_both_archs():
+    for arch in ("sm_90", "sm_75"):
+        sass = cudatools.sass_for(deepseek.PROBE_FILE, arch)
+        assert "stale_probe" in cudatools.sass_by_kernel(sass)
+
+
+def _cell(key, chunk, victim_alone, victim_with, stream_s, moved=2e9):
+    meta = {"bytes_moved": moved}
+    return [Timing((victim_alone,) * 3, f"victim_alone:{key}", "gpu", chunk, meta),
+            Timing((victim_with,) * 3, f"victim_with:{key}", "gpu", chunk,
+                   dict(meta, inside_stream=3)),
+            Timing((stream_s,) * 3, f"stream_alone:{key}", "gpu", chunk, meta),
+            Timing((stream_s,) * 3, f"stream_with:{key}", "gpu", chunk, meta)]
+
+
+def test_cells_and_the_auto_tuner():
+    timings = (_cell("plain", 1024, 1.0, 1.1, 2.0)      # slow stream, gentle
+               + _cell("plain", 4096, 1.0, 1.5, 1.05)   # fast, harsh
+               + _cell("plain", 16384, 1.0, 1.3, 1.0))  # fastest, in between
+    cells = deepseek.cells(timings, "plain")
+    assert cells[1024]["slowdown"] == pytest.approx(1.1)
+    assert cells[16384]["bandwidth_with"] == pytest.approx(2e9)
+    chunk, why = deepseek.pick_chunk(cells)
+    # 1 KiB is gentlest but half the bandwidth; of the two within 10 %, 16 KiB is gentler.
+    assert chunk == 16384
+    assert "2 of 3 chunk sizes" in why
+    assert deepseek.pick_chunk(cells, within=0.6)[0] == 1024
+    with pytest.raises(ValueError, match="no measured chunk"):
+        deepseek.pick_chunk({})
+
+
+def test_copy_table_is_relative_to_cupy():
+    t = [Timing((1.0,), "copy:cupy", "gpu", 1, {"bytes_moved": 4e9}),
+         Timing((1.25,), "copy:plain", "gpu", 1, {"bytes_moved": 4e9})]
+    rows = {r["copy"]: r for r in deepseek.copy_table(t)}
+    assert rows["plain"]["of_cupy"] == pytest.approx(0.8)
+    assert rows["cupy"]["bandwidth"] == pytest.approx(4e9)
+    assert deepseek.copy_table(t[1:]) == []
+
+
+# --------------------------------------------------------------------------- on a GPU
+
+
+@pytest.mark.gpu
+def test_every_variant_copies_exactly_on_the_gpu():
+    ex = deepseek.Experiment(stream_bytes=2**26)
+    ex.validate()
+    assert set(ex.kernels) == {v.key for v in ex.runnable}
+
+
+@pytest.mark.gpu
+def test_loads_inside_the_memory_model_are_never_stale():
+    rows = deepseek.stale_reads(rounds=2000)
+    assert not any(r.get("timed_out") for r in rows), rows
+    for r in rows:
+        if r["poll"] == "ld.acquire.gpu" and r["load"] in ("ld.relaxed.gpu.global", "ld.global"):
+            assert r["checked"] == 2000 * 32 and r["stale"] == 0, r
+
+
+@pytest.mark.gpu
+def test_a_short_interference_cell_runs():
+    ex = deepseek.Experiment(stream_bytes=2**28)
+    cell = ex.interference("plain", deepseek.DEFAULT_CHUNK, repeats=3)
+    assert [t.label for t in cell] == ["victim_alone:plain", "victim_with:plain",
+                                      "stream_alone:plain", "stream_with:plain"]
+    assert all(t.repeats == 3 and t.median > 0 for t in cell)
+    assert np.isfinite(deepseek.cells(cell, "plain")[deepseek.DEFAULT_CHUNK]["slowdown"])
+
+
+# --------------------------------------------------------------------------- host code, fake GPU
+
+
+def _stand_ins(calls):
+    """Python stand-ins for the inline-PTX kernels (the CPU-thread emulator refuses asm)."""
+    def stream(grid, block, args, shared_mem):
+        src, dst, n_vec, chunk_vec, done = args
+        calls.append(("stream", grid[0], int(chunk_vec), shared_mem))
+        dst[:n_vec * 4] = src[:n_vec * 4]
+        done[0] += -(-int(n_vec) // int(chunk_vec))
+
+    def victim(grid, block, args, shared_mem):
+        calls.append(("victim", grid[0], int(args[2]), shared_mem))
+
+    def probe(grid, block, args, shared_mem):
+        data, flag, ack, rounds, number, acquire, max_spins, result = args
+        result[:] = (0, int(rounds) * 32, 0)
+
+    return {**{v.kernel: stream for v in deepseek.VARIANTS}, "victim": victim,
+            "stale_probe": probe}
+
+
+def test_the_experiment_host_code_on_a_fake_gpu(fake_gpu, monkeypatch):
+    import fake_cupy
+
+    calls = []
+    monkeypatch.setattr(fake_cupy, "PYTHON_KERNELS", _stand_ins(calls))
+    lines = []
+    timings, extra = deepseek.run_experiment(repeats=2, chunks=(1024, 65536), progress=lines.append,
+                                             stream_bytes=2**22, stale_rounds=10)
+    setup = extra["setup"]
+    # The fake has 4 SMs: the stream gets round(4 * 20/132) -> at least 1, the victim the rest,
+    # and both ask for more than half an SM's shared memory (one block per SM).
+    assert setup["stream_sms"] == 1 and setup["victim_bytes"] == 2**18
+    assert {c[3] for c in calls if c[0] == "victim"} == {setup["one_block_per_sm_shared"]}
+    assert setup["one_block_per_sm_shared"] > 228 * 1024 // 2
+    assert {c[1] for c in calls if c[0] == "victim"} == {3}
+    for v in deepseek.VARIANTS:
+        assert set(deepseek.cells(timings, v.key)) == {1024, 65536}
+        assert extra["picked_chunk"][v.key] in (1024, 65536)
+    copies = {r["copy"] for r in deepseek.copy_table(timings)}
+    assert copies == {"cupy", "memcpy", *(v.key for v in deepseek.VARIANTS)}
+    assert {t.label for t in timings} >= {"victim_pass:in_L2", "victim_pass:8x_L2"}
+    assert len(extra["stale_reads"]) == 10 and all(r["checked"] == 320
+                                                   for r in extra["stale_reads"])
+    assert any("every variant copies exactly" in line for line in lines)
+
+
+def test_a_variant_that_copies_wrongly_is_caught(fake_gpu, monkeypatch):
+    import fake_cupy
+
+    kernels = _stand_ins([])
+    kernels["stream_evict_first"] = lambda grid, block, args, shared_mem: None  # copies nothing
+    monkeypatch.setattr(fake_cupy, "PYTHON_KERNELS", kernels)
+    ex = deepseek.Experiment(stream_bytes=2**22)
+    with pytest.raises(AssertionError, match="stream_evict_first at chunk 1024 bytes copied "
+                                             "wrongly: element 0 is -1"):
+        ex.validate()
