@@ -1,0 +1,292 @@
+"""``python -m py2ptx ladder``: the course's ladder without Jupyter (bench.ladder_at).
+
+On a machine without a GPU (CI) the CPU rungs run live and every GPU rung is listed
+as not run, with the doctor's reason; with the fake GPU (tests/fake_cupy.py) the GPU
+rungs' host code runs too, so the GPU path of the command is exercised on CI.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+
+import matplotlib.pyplot as plt
+import pytest
+
+from py2ptx import bench, doctor, ladder, results
+from py2ptx.__main__ import main
+from py2ptx.checks import WrongResult
+from py2ptx.timing import Timing
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _row(r: ladder.Rung) -> re.Pattern:
+    """A table row of rung r: number, title, device and kind, then its numbers."""
+    return re.compile(rf"^{r.number:>2}  {re.escape(r.title)} +{r.device.upper()} +{r.kind} ",
+                      re.M)
+
+
+def _ladder(capsys, *args: str) -> tuple[int, str, str]:
+    """``python -m py2ptx ladder ARGS`` in this process: (exit code, stdout, stderr)."""
+    try:
+        code = main(["ladder", *args])
+    except SystemExit as exit_:
+        code = exit_.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+# --------------------------------------------------------------------------- the real entry point
+
+
+def test_python_m_py2ptx_ladder_at_small_n(tmp_path, private_dirs):
+    figure = tmp_path / "ladder.png"
+    run = subprocess.run([sys.executable, "-m", "py2ptx", "ladder", "--n", "64", "--repeats",
+                          "1", "--figure", str(figure), "--record"],
+                         capture_output=True, text=True, timeout=240, env={**os.environ})
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    out = run.stdout
+    modes = doctor.probe().modes
+    live = [r for r in ladder.RUNGS if modes[r.key][0] == "live"]
+    not_live = [r for r in ladder.RUNGS if modes[r.key][0] != "live"]
+    assert "Sorting n = 64 random int32 keys, measured on" in out
+    for r in ladder.rungs("cpu"):  # every CPU rung runs here and has its row
+        assert r in live
+        assert _row(r).search(out), r.key
+    # The rungs that cannot run here are listed, each with the doctor's mode and reason.
+    table, _, not_run = out.partition("Not run here")
+    for r in not_live:
+        mode, reason = modes[r.key]
+        assert re.search(rf"^{r.number:>2}  {r.key} +{re.escape(f'{mode}: {reason}')}$",
+                         not_run, re.M), r.key
+        assert r.title not in table
+    if not doctor.has_gpu():
+        assert {r.key for r in not_live} == {r.key for r in ladder.rungs("gpu")}
+    # Rung 1 is the baseline of the speedups, and the split is printed.
+    assert re.search(r"^ 1  Bubble sort in Python .* ×1$", out, re.M)
+    assert "Where the speedup comes from: rung 1 -> the fastest rung here" in out
+    # Progress goes to stderr, one line per rung when stderr is not a terminal.
+    assert "[1/11] python_bubble ..." in run.stderr and "\r" not in run.stderr
+    assert "[1/11]" not in out
+    # The figure ...
+    assert figure.read_bytes()[:8] == PNG
+    assert f"Figure: {figure}" in out
+    # ... and the recorded run, read back with its settings and the rungs not run.
+    paths = sorted(private_dirs["results"].glob("*-ladder.json"))
+    assert len(paths) == 1 and f"Recorded: {paths[0]}" in out
+    recorded = results.load_run(paths[0])
+    assert recorded.name == "ladder"
+    assert [t.label for t in recorded.timings] == [r.key for r in live]
+    assert {t.n for t in recorded.timings} == {64}
+    assert all(t.repeats == 1 for t in recorded.timings)
+    extra = recorded.provenance["extra"]
+    assert (extra["n"], extra["repeats"]) == (64, 1)
+    assert extra["rungs"] == [r.key for r in ladder.RUNGS]
+    assert extra["skipped"] == {r.key: f"{modes[r.key][0]}: {modes[r.key][1]}"
+                                for r in not_live}
+    assert extra["command"].startswith("python -m py2ptx ladder --n 64 --repeats 1")
+    assert extra["command"].endswith("--record")
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--n", "1"], "--n 1: the ladder needs at least 2 keys"),
+    (["--rungs", "1,bogus"], "no rung 'bogus'; the rungs are: 1 python_bubble"),
+    (["--rungs", "12"], "no rung 12"),
+    (["--repeats", "0"], "--repeats 0: need at least 1"),
+])
+def test_bad_arguments_exit_2_with_a_clear_message(capsys, tmp_path, args, message):
+    code, out, err = _ladder(capsys, *args, "--figure", str(tmp_path / "f.png"))
+    assert code == 2
+    assert message in err
+    assert out == "" and "[1/" not in err  # refused before anything ran
+    assert not (tmp_path / "f.png").exists()
+
+
+def test_unknown_rung_lists_every_valid_one(capsys):
+    code, _, err = _ladder(capsys, "--rungs", "nope")
+    assert code == 2
+    for r in ladder.RUNGS:
+        assert f"{r.number} {r.key}" in err
+
+
+def test_rungs_by_number_and_key_run_in_ladder_order(capsys, tmp_path):
+    figure = tmp_path / "f.png"
+    code, out, err = _ladder(capsys, "--n", "50", "--repeats", "2", "--rungs",
+                             "numpy_sort, 3", "--figure", str(figure))
+    assert code == 0, err
+    rows = [line for line in out.splitlines() if re.match(r"^ ?\d+  \S", line)]
+    assert [row.split()[0] for row in rows] == ["3", "5"]
+    # Without rung 1 the speedups are over the first rung that ran, and say so.
+    assert "× rung 3" in out and "× rung 1" not in out
+    assert "needs rung 1, python_bubble" in out
+    assert re.search(r"^ 3  .* 2 +×1$", out, re.M)  # 2 repeats, the baseline's ×1
+    assert "Not run here" not in out
+    assert figure.read_bytes()[:8] == PNG
+    assert list(results.results_dir().glob("*.json")) == []  # no --record, no run
+
+
+def test_large_n_warns_with_an_estimate_and_still_runs(capsys, tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(bench, "ladder_estimate",
+                        lambda n, keys, repeats: {"python_bubble": 1800.0, "numpy_sort": 0.1})
+
+    def fake_ladder_at(n, keys, repeats, progress):
+        seen["n"] = n
+        return {"numpy_sort": Timing((1e-3,), label="numpy_sort", n=n)}, {}
+
+    monkeypatch.setattr(bench, "ladder_at", fake_ladder_at)
+    code, _, err = _ladder(capsys, "--n", "200000", "--rungs", "1,5",
+                           "--figure", str(tmp_path / "f.png"))
+    assert code == 0
+    assert seen["n"] == 200_000
+    assert "warning: at n = 200,000 the O(n^2) CPU rungs will take about 30 minutes" in err
+    assert "python_bubble ~30 min" in err and "numpy_sort" not in err.split("(")[1]
+
+
+def test_a_wrong_sort_stops_the_ladder(capsys, tmp_path, monkeypatch):
+    def wrong(key, n, repeats=5, seed=0):
+        raise WrongResult(f"{key}: index 3 holds 7, expected 5")
+
+    monkeypatch.setattr(bench, "measure", wrong)
+    code, out, err = _ladder(capsys, "--n", "16", "--rungs", "5",
+                             "--figure", str(tmp_path / "f.png"))
+    assert code == 1
+    assert "sorted wrongly" in err and "index 3 holds 7, expected 5" in err
+    assert out == ""
+    assert not (tmp_path / "f.png").exists()
+
+
+# --------------------------------------------------------------------------- the library
+
+
+def test_ladder_at_times_only_live_rungs(monkeypatch):
+    modes = {r.key: ("live", "here") for r in ladder.RUNGS}
+    modes["c_bubble_scalar"] = ("simulator", "pretend: the simulator")
+    modes["numba_bubble"] = ("unavailable", "pretend: no Numba")
+    calls = []
+    timings, skipped = bench.ladder_at(32, keys=["numpy_sort", 3, "4", "python_bubble"],
+                                       repeats=2, modes=modes,
+                                       progress=lambda *a: calls.append(a))
+    assert list(timings) == ["python_bubble", "numpy_sort"]
+    assert all(t.n == 32 and t.repeats == 2 and t.where == "cpu" for t in timings.values())
+    assert skipped == {"c_bubble_scalar": "simulator: pretend: the simulator",
+                       "numba_bubble": "unavailable: pretend: no Numba"}
+    assert calls == [(1, 4, "python_bubble ..."), (2, 4, "c_bubble_scalar: not run here "
+                     "(simulator)"), (3, 4, "numba_bubble: not run here (unavailable)"),
+                     (4, 4, "numpy_sort ...")]
+
+
+def test_ladder_at_skips_a_rung_that_refuses_this_n(monkeypatch):
+    real = bench.measure
+
+    def measure(key, n, repeats=5, seed=0):
+        if key == "numpy_sort":
+            raise ValueError("5000 keys do not fit in one block's shared memory")
+        return real(key, n, repeats, seed)
+
+    monkeypatch.setattr(bench, "measure", measure)
+    modes = {r.key: ("live", "here") for r in ladder.RUNGS}
+    timings, skipped = bench.ladder_at(40, keys=[1, 5], repeats=1, modes=modes)
+    assert list(timings) == ["python_bubble"]
+    assert skipped == {"numpy_sort": "cannot run at n = 40: 5000 keys do not fit in one "
+                                     "block's shared memory"}
+
+
+def test_ladder_at_never_reports_a_simulator_time(monkeypatch):
+    monkeypatch.setattr(bench, "measure", lambda key, n, repeats=5, seed=0:
+                        Timing((1e-3,), label=key, where="simulator", n=n))
+    modes = {r.key: ("live", "here") for r in ladder.RUNGS}
+    timings, skipped = bench.ladder_at(8, keys=["odd_even_numba"], modes=modes)
+    assert timings == {}
+    assert "simulator" in skipped["odd_even_numba"]
+
+
+@pytest.mark.parametrize(("n", "repeats"), [(1, 3), (10, 0)])
+def test_ladder_at_refuses_bad_n_and_repeats(n, repeats):
+    with pytest.raises(ValueError):
+        bench.ladder_at(n, repeats=repeats, modes={})
+
+
+def test_ladder_report_splits_the_speedup_by_kind():
+    timings = {"python_bubble": Timing((1.0,), n=100), "c_bubble_scalar": Timing((0.01,), n=100),
+               "numba_bubble": Timing((0.02,), n=100), "numpy_sort": Timing((1e-4,), n=100)}
+    text = bench.ladder_report(timings, {"bitonic": "recorded: no GPU"})
+    # × rung 1, then × the rung above: numba is slower than C, and it says so.
+    assert re.search(r"^ 3  .* ×100 +×100$", text, re.M)
+    assert re.search(r"^ 4  .* ×50 +×0\.5$", text, re.M)
+    assert re.search(r"^ 5  .* ×10,000 +×200$", text, re.M)
+    # 1 s -> 10 ms without changing the algorithm (best: C), x100 more by changing it.
+    assert "the fastest rung here, 5. numpy_sort: ×10,000" in text
+    assert re.search(r"same algorithm .*: ×100 +\(best: 3\. c_bubble_scalar\)", text)
+    assert "algorithm change, on top of that: ×100  (5. numpy_sort over 3. c_bubble_scalar)" \
+        in text
+    assert re.search(r"^ 9  bitonic +recorded: no GPU$", text, re.M)
+
+
+def test_ladder_report_when_no_algorithm_change_wins():
+    timings = {"python_bubble": Timing((1.0,), n=8), "numpy_sort": Timing((0.5,), n=8),
+               "c_bubble_scalar": Timing((0.1,), n=8)}
+    text = bench.ladder_report(timings, {})
+    assert "algorithm change, on top of that: ×1  (no rung that changes the algorithm" in text
+
+
+def test_ladder_estimate_scales_the_quadratic_cpu_rungs():
+    modes = {r.key: ("live", "here") for r in ladder.RUNGS}
+    est = bench.ladder_estimate(8192, keys=["python_bubble", "numpy_sort", "bitonic"],
+                                repeats=3, n0=256, modes=modes)
+    assert list(est) == ["python_bubble"]  # O(n log n) and GPU rungs are not estimated
+    small = bench.ladder_estimate(512, keys=["python_bubble"], repeats=3, n0=256, modes=modes)
+    assert est["python_bubble"] > 50 * small["python_bubble"]  # (8192/512)^2 = 256
+
+
+def test_text_progress_rewrites_one_line_only_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    log, tty = io.StringIO(), Terminal()
+    for stream in (log, tty):
+        bar = bench.TextProgress(stream)
+        bar(1, 2, "python_bubble ...")
+        bar(2, 2, "numpy_sort ...")
+        bar.close()
+    assert log.getvalue() == "[1/2] python_bubble ...\n[2/2] numpy_sort ...\n"
+    assert tty.getvalue().count("\r\x1b[K") == 3 and "\n" not in tty.getvalue()
+
+
+# --------------------------------------------------------------------------- with a GPU
+
+
+def test_ladder_runs_gpu_rungs_live_where_there_is_a_gpu(fake_gpu, capsys, tmp_path):
+    """The fake GPU (CPU threads) stands in for one: the same command, unchanged, times
+    the GPU rungs on the device and names the GPU. (Its times are CPU threads, never read.)"""
+    figure = tmp_path / "f.png"
+    code, out, err = _ladder(capsys, "--n", "64", "--repeats", "1", "--rungs",
+                             "1,5,7,8,9,10", "--figure", str(figure), "--record")
+    assert code == 0, err
+    import fake_cupy
+
+    assert f"measured on {fake_cupy.FAKE_DEVICE_NAME} and" in out
+    for key in ("odd_even_global", "odd_even_shared", "bitonic", "cupy_sort"):
+        assert _row(ladder.rung(key)).search(out), key
+    assert "Not run here" not in out
+    run = results.latest_run("ladder")
+    assert run.device == fake_cupy.FAKE_DEVICE_NAME
+    assert {t.label: t.where for t in run.timings} == {
+        "python_bubble": "cpu", "numpy_sort": "cpu", "odd_even_global": "gpu",
+        "odd_even_shared": "gpu", "bitonic": "gpu", "cupy_sort": "gpu"}
+    assert figure.read_bytes()[:8] == PNG
