@@ -15,7 +15,8 @@ One module per concern (each names the notebook that teaches it):
                 launch-shape checks; ``numba.cuda`` or its simulator (03, 04)
 ``gpusorts``    every GPU rung: in-place device sorts and their launches (03, 04)
 ``cuda_on_cpu`` CUDA C kernel files run on CPU threads at small n (03, lab 03)
-``bench``       validate, then time, every rung; the GPU check's plan (03)
+``bench``       validate, then time, every rung; the GPU check's plan (03);
+                the ladder at one n (``python -m py2ptx ladder``)
 ``results``     recorded runs with provenance, and their loader
 ``plots``       the stack diagram, the speedup ladder, time vs n
 ``widgets``     the notebooks' interactive pieces
