@@ -410,7 +410,10 @@ def _out_of_memory(err) -> str:
 def explain(err: BaseException) -> str | None:
     """What a CUDA error means for a student, or None if it is not one this knows."""
     text = f"{type(err).__name__}: {err}"
-    if re.search(r"IllegalAddress|illegal memory access|ILLEGAL_ADDRESS", text):
+    # An index far past an array's end can land outside the global window altogether;
+    # an H200 (driver 580) then says "invalid address space" instead of "illegal address".
+    if re.search(r"IllegalAddress|illegal memory access|ILLEGAL_ADDRESS|InvalidAddressSpace|"
+                 r"INVALID_ADDRESS_SPACE", text):
         return ILLEGAL_ADDRESS
     if "OutOfMemory" in type(err).__name__ or "out of memory" in text.lower():
         return _out_of_memory(err)

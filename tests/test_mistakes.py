@@ -325,6 +325,21 @@ def test_regenerating_labs_never_overwrites_a_hand_edited_lab(tmp_path):
     assert "(v3)" in lab.read_text()
 
 
+@pytest.mark.parametrize("said", [
+    "cudaErrorIllegalAddress: an illegal memory access was encountered",
+    # What an H200 (driver 580) said for an index 400 MB past the end, 2026-11-28:
+    "cudaErrorInvalidAddressSpace: operation not supported on global/shared address space",
+])
+def test_both_ways_cuda_reports_an_out_of_bounds_access_are_explained(said):
+    class CUDARuntimeError(RuntimeError):
+        pass
+
+    with pytest.raises(gpu.GPUError, match="restart the kernel") as caught:
+        with gpu.explained("k"):
+            raise CUDARuntimeError(said)
+    assert said in str(caught.value)
+
+
 # --------------------------------------------------------------------------- on a GPU
 
 
