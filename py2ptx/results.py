@@ -67,9 +67,10 @@ def provenance() -> dict:
     status = _git("status", "--porcelain", "--untracked-files=no")
     commit = _git("rev-parse", "HEAD")
     dirty = bool(status) if status is not None else None
-    if commit is None and os.environ.get("PY2PTX_COMMIT"):
-        # A copy of the tree without .git (the lent GPU machine gets one): the command
-        # that sent it names the commit, and says whether the tree differed from it.
+    if os.environ.get("PY2PTX_COMMIT"):
+        # A copy of the tree sent elsewhere (the lent GPU machine gets one, with a stale
+        # .git or none): the command that sent it names the commit, and whether the tree
+        # differed from it. Said explicitly, it wins over what git there says.
         commit = os.environ["PY2PTX_COMMIT"]
         dirty = os.environ.get("PY2PTX_DIRTY", "unknown") != "0"
     return {

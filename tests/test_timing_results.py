@@ -256,3 +256,15 @@ def test_two_runs_of_one_name_are_both_kept(results_dir, cpu_only):
     second = results.record_run("ladder", TIMINGS[1:])
     assert first != second
     assert len(results.load_runs("ladder")) == 2
+
+
+def test_a_commit_named_by_the_sender_wins_over_a_stale_git(monkeypatch):
+    # The lent GPU machine's copy of the tree carried a stale .git (2026-11-28): the
+    # command that sent the tree names its commit, and that is what gets recorded.
+    monkeypatch.setenv("PY2PTX_COMMIT", "d264c75c168526a3def9d8f4bc3744b6acb85d2f")
+    monkeypatch.setenv("PY2PTX_DIRTY", "0")
+    prov = results.provenance()
+    assert prov["commit"] == "d264c75c168526a3def9d8f4bc3744b6acb85d2f"
+    assert prov["dirty"] is False
+    monkeypatch.setenv("PY2PTX_DIRTY", "1")
+    assert results.provenance()["dirty"] is True
