@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from .checks import check_sorted, random_keys
 from .ladder import rung
-from .timing import Timing, time_cpu, time_gpu
+from .timing import Timing, format_seconds, format_speedup, time_cpu, time_gpu
 
 #: The GPU check's plan: rung key -> (sizes n, repeats). Sized so the whole check
 #: stays well under 8 minutes on an H200: the launch-per-phase rungs pay n launches
@@ -266,20 +266,14 @@ def ladder_figure(timings: dict[str, Timing], skipped: dict[str, str]):
     if skipped:
         note = textwrap.fill("Not run here: " + ", ".join(
             f"{rung(k).number}. {k} ({why.split(':')[0]})" for k, why in skipped.items())
-            + " -- see python -m py2ptx doctor", 120)
+            + " -- see python -m py2ptx doctor", 150)
     baseline = min(timings, key=lambda k: rung(k).number)
     return speedup_ladder(timings, measured_on(timings.values()), baseline=baseline, note=note)
-
-
-def _times(x: float) -> str:
-    return f"×{x:,.0f}" if x >= 100 else f"×{x:.3g}"
 
 
 def ladder_report(timings: dict[str, Timing], skipped: dict[str, str]) -> str:
     """:func:`ladder_at`'s result as text: the table, the rungs not run, where the speedup
     comes from."""
-    from .timing import format_seconds
-
     lines = []
     if timings:
         n = next(iter(timings.values())).n
@@ -288,24 +282,26 @@ def ladder_report(timings: dict[str, Timing], skipped: dict[str, str]) -> str:
         base_key = min(timings, key=lambda k: rung(k).number)
         base = timings[base_key].median
         head = (f"{'#':>2}  {'rung':<52}{'device':<8}{'kind':<18}{'median':>10}{'IQR':>10}"
-                f"{'repeats':>9}{f'× rung {rung(base_key).number}':>12}{'× prev':>9}")
+                f"{'repeats':>9}{f'× rung {rung(base_key).number}':>12}{'× prev':>10}")
         lines += ["", head, "-" * len(head)]
         previous = None
         for key, t in sorted(timings.items(), key=lambda kt: rung(kt[0]).number):
             r = rung(key)
-            step = "" if previous is None else _times(previous / t.median)
+            step = "" if previous is None else format_speedup(previous / t.median)
             lines.append(f"{r.number:>2}  {r.title:<52}{r.device.upper():<8}{r.kind:<18}"
                          f"{format_seconds(t.median):>10}{format_seconds(t.spread):>10}"
-                         f"{t.repeats:>9}{_times(base / t.median):>12}{step:>9}".rstrip())
+                         f"{t.repeats:>9}{format_speedup(base / t.median):>12}{step:>10}"
+                         .rstrip())
             previous = t.median
         lines.append("")
         lines.append(f"× rung {rung(base_key).number}: speedup over rung {rung(base_key).number} "
-                     f"({base_key}); × prev: over the rung above it in this table.")
+                     f"({base_key}); × prev: over the rung above it in this table; "
+                     f"÷k: k times slower.")
         lines += ["", *_split(timings)]
     else:
         lines.append("No rung ran here.")
     if skipped:
-        lines += ["", "Not run here (`python -m py2ptx doctor` says why):"]
+        lines += ["", "Not run here, with the reason:"]
         for key, reason in skipped.items():
             r = rung(key)
             lines.append(f"{r.number:>2}  {r.key:<20} {reason}")
@@ -328,10 +324,10 @@ def _split(timings: dict[str, Timing]) -> list[str]:
     t_best, t_same = timings[best].median, timings[same].median
     return [
         f"Where the speedup comes from: rung 1 -> the fastest rung here, "
-        f"{rung(best).number}. {best}: {_times(base / t_best)}",
+        f"{rung(best).number}. {best}: {format_speedup(base / t_best)}",
         f"  same algorithm (bubble sort's compare-and-swaps, better use of the machine): "
-        f"{_times(base / t_same)}  (best: {rung(same).number}. {same})",
-        f"  algorithm change, on top of that: {_times(t_same / t_best)}"
+        f"{format_speedup(base / t_same)}  (best: {rung(same).number}. {same})",
+        f"  algorithm change, on top of that: {format_speedup(t_same / t_best)}"
         + ("  (no rung that changes the algorithm beat it here)" if best == same
            else f"  ({rung(best).number}. {best} over {rung(same).number}. {same})"),
     ]

@@ -13,7 +13,7 @@ from matplotlib.patches import FancyBboxPatch
 
 from .ladder import rung
 from .stack import LAYERS
-from .timing import Timing, fit_power_law, format_seconds
+from .timing import Timing, fit_power_law, format_seconds, format_speedup
 
 KIND_COLORS = {"baseline": "#7f7f7f", "same-algorithm": "#1f77b4",
                "algorithm-change": "#d62728"}
@@ -85,7 +85,7 @@ def speedup_ladder(timings: dict[str, Timing], machine: str, baseline: str = "py
     base = timings[baseline].median
     keys = sorted(timings, key=lambda k: rung(k).number)
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 0.55 * len(keys) + 1.5))
+        _, ax = plt.subplots(figsize=(11, 0.55 * len(keys) + 1.5))
     speedups = [base / timings[k].median for k in keys]
     labels = [f"{rung(k).number}. {rung(k).title}" for k in keys]
     colors = [KIND_COLORS[rung(k).kind] for k in keys]
@@ -95,21 +95,22 @@ def speedup_ladder(timings: dict[str, Timing], machine: str, baseline: str = "py
     ax.set_yticks(list(y), labels)
     for yi, k, s in zip(y, keys, speedups, strict=True):
         t = timings[k]
-        factor = f"{s:,.0f}" if s >= 100 else f"{s:.3g}"
-        ax.text(s * 1.08, yi, f"×{factor}  ({format_seconds(t.median)}, "
+        ax.text(s * 1.08, yi, f"{format_speedup(s)}  ({format_seconds(t.median)}, "
                 f"IQR {format_seconds(t.spread)})", va="center", fontsize=8)
     # Room right of the longest bar for its label: a label is a fixed width in points,
     # and the more decades the axis spans, the fewer points each decade gets.
-    ax.set_xlim(0.5, max(speedups) * 1000 * max(speedups) ** 0.25)
+    # Left: a rung slower than the baseline (a speedup below 1) still shows its bar.
+    ax.set_xlim(min(0.5, min(speedups) / 3), max(speedups) * 1000 * max(speedups) ** 0.25)
     ax.set_xlabel(f"speedup over rung {rung(baseline).number} (log scale)")
     n = ns.pop()
     # The title is centred over the axes, right of the long rung names: a long machine
     # name on one line would run off the figure.
-    where = textwrap.fill(f"measured on {machine}", 55)
+    where = textwrap.fill(f"measured on {machine}", 60)
     ax.set_title(f"Sorting n = {n:,} int32 keys\n{where}", fontsize=10)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in KIND_COLORS.values()]
-    # Top right is always free: the baseline, at the top, has the shortest bar (×1).
-    ax.legend(handles, list(KIND_COLORS), loc="upper right", fontsize=8, frameon=False)
+    # Beside the axes, where no bar or label can run into it.
+    ax.legend(handles, list(KIND_COLORS), loc="upper left", bbox_to_anchor=(1.01, 1),
+              fontsize=8, frameon=False)
     if note:  # a fixed distance below the axis label, from the figure's left edge
         ax.annotate(note, (0.01, 0), xycoords=("figure fraction", "axes fraction"),
                     xytext=(0, -42), textcoords="offset points", va="top", fontsize=8,

@@ -24,6 +24,15 @@ def format_seconds(t: float) -> str:
     raise AssertionError("unreachable")
 
 
+def format_speedup(x: float) -> str:
+    """A speedup factor: ``12.3`` -> ``'×12.3'``, ``63825`` -> ``'×63,825'``; a slowdown
+    below ×0.1 as how many times slower: ``0.0002`` -> ``'÷5,000'``."""
+    if x < 0.1:
+        slower = 1 / x
+        return f"÷{slower:,.0f}" if slower >= 100 else f"÷{slower:.3g}"
+    return f"×{x:,.0f}" if x >= 100 else f"×{x:.3g}"
+
+
 @dataclass(frozen=True)
 class Timing:
     """Repeated measurements of one thing, in seconds per call.

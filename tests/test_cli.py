@@ -290,3 +290,11 @@ def test_ladder_runs_gpu_rungs_live_where_there_is_a_gpu(fake_gpu, capsys, tmp_p
         "python_bubble": "cpu", "numpy_sort": "cpu", "odd_even_global": "gpu",
         "odd_even_shared": "gpu", "bitonic": "gpu", "cupy_sort": "gpu"}
     assert figure.read_bytes()[:8] == PNG
+
+
+@pytest.mark.parametrize(("x", "text"), [(1.0, "×1"), (0.88, "×0.88"), (63825.2, "×63,825"),
+                                         (0.05, "÷20"), (0.0002818, "÷3,549")])
+def test_speedups_and_slowdowns_read_as_factors(x, text):
+    from py2ptx.timing import format_speedup
+
+    assert format_speedup(x) == text
