@@ -171,32 +171,37 @@ class Setup:
     sms: int
     l2_bytes: int
     stream_sms: int
-    victim_bytes: int
     stream_bytes: int
     threads: int
     one_block_per_sm_shared: int
-    passes: int = 0
 
     @property
     def victim_sms(self) -> int:
         return self.sms - self.stream_sms
 
 
+#: Victim working sets of the size sweep, as fractions of L2.
+VICTIM_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+#: Working sets of the L2 curve (victim alone), as multiples of L2.
+CURVE_FRACTIONS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 8.0)
+#: The chunk the victim-size sweep streams with (1 MiB).
+SIZE_CHUNK = 2**20
+
+
 class Experiment:
     """The streaming and victim kernels loaded on this GPU, with their buffers.
 
-    ``Experiment()`` sizes everything from the GPU: the victim's working set is a
-    quarter of L2, the stream copies at least 1 GiB (20× L2 or more), and each
-    kernel block asks for over half an SM's shared memory so that no two blocks
-    share an SM: the stream gets its SMs, the victim the rest.
+    ``Experiment()`` sizes everything from the GPU: the stream copies at least 1 GiB
+    (20x L2 or more) on 20/132 of the SMs, the victim runs on the rest, and every
+    block asks for over half an SM's shared memory so that no two blocks share an
+    SM. Victim working sets are fractions of L2 (:meth:`victim_buffer`).
     """
 
     def __init__(self, stream_bytes: int | None = None, threads: int = 1024):
         from .gpu import load_module, require_gpu
 
         cp = self.cp = require_gpu("the L2 interference experiment")
-        dev = cp.cuda.Device()
-        attrs = dev.attributes
+        attrs = cp.cuda.Device().attributes
         self.cc = _cc(cp)
         sms, l2 = int(attrs["MultiProcessorCount"]), int(attrs["L2CacheSize"])
         per_sm = int(attrs["MaxSharedMemoryPerMultiprocessor"])
@@ -207,7 +212,6 @@ class Experiment:
         stream_bytes -= stream_bytes % 2**20
         self.setup = Setup(
             sms=sms, l2_bytes=l2, stream_sms=max(1, round(sms * STREAM_SM_SHARE)),
-            victim_bytes=max(2**16, (l2 // 4) - (l2 // 4) % 2**16),
             stream_bytes=stream_bytes, threads=threads,
             one_block_per_sm_shared=min(per_block, per_sm // 2 + 1024))
         self.runnable, self.skipped = split_by_arch(self.cc)
@@ -216,13 +220,22 @@ class Experiment:
         self.victim_kernel = self.module.kernel("victim")
         self.src = _scrambled(cp, stream_bytes // 4, 1)  # never time on zeros
         self.dst = cp.empty_like(self.src)
-        self.vbuf = _scrambled(cp, self.setup.victim_bytes // 4, 2)
         self.sink = cp.zeros(1, dtype=cp.int32)
+        self.clock = cp.zeros(4, dtype=cp.uint64)
         self.done = cp.zeros(1, dtype=cp.uint32)
         self.s_stream = cp.cuda.Stream(non_blocking=True)
         self.s_victim = cp.cuda.Stream(non_blocking=True)
+        self._buffers: dict[int, object] = {}
+        self.passes: dict[int, int] = {}
 
-    # ---- launches
+    # ---- buffers and launches
+    def victim_buffer(self, fraction_of_l2: float):
+        """A victim working set of that fraction of L2 (a multiple of 64 KiB), made once."""
+        size = max(2**16, int(self.setup.l2_bytes * fraction_of_l2) // 2**16 * 2**16)
+        if size not in self._buffers:
+            self._buffers[size] = _scrambled(self.cp, size // 4, 2 + len(self._buffers))
+        return self._buffers[size]
+
     def launch_stream(self, key: str, chunk_bytes: int, blocks: int | None = None,
                       one_per_sm: bool = True, src=None, dst=None) -> None:
         src = self.src if src is None else src
@@ -232,11 +245,15 @@ class Experiment:
                           self.done,
                           shared_mem=self.setup.one_block_per_sm_shared if one_per_sm else 0)
 
-    def launch_victim(self, passes: int, buf=None) -> None:
-        buf = self.vbuf if buf is None else buf
+    def launch_victim(self, passes: int, buf) -> None:
         self.victim_kernel((self.setup.victim_sms,), (self.setup.threads,),
                            buf, np.int64(buf.size // 4), np.int32(passes), self.sink,
-                           shared_mem=self.setup.one_block_per_sm_shared)
+                           self.clock, shared_mem=self.setup.one_block_per_sm_shared)
+
+    def victim_clock_mhz(self) -> float:
+        """The SM clock the last victim launch ran at: its cycles over its nanoseconds."""
+        c0, c1, t0, t1 = (int(x) for x in self.clock.get())
+        return (c1 - c0) / (t1 - t0) * 1e3 if t1 > t0 else float("nan")
 
     def _timed(self, stream, fn) -> float:
         cp = self.cp
@@ -267,41 +284,55 @@ class Experiment:
                             f"stream_{key} at chunk {chunk} bytes copied wrongly: element "
                             f"{bad} is {int(dst[bad])}, expected {int(src[bad])}")
 
-    def calibrate(self) -> int:
-        """Victim passes so that alone it lasts about a third of the fastest stream."""
-        fastest = min(self._timed(self.s_stream, lambda k=k: self.launch_stream(k, DEFAULT_CHUNK))
-                      for k in self.kernels for _ in range(2))
-        t10 = min(self._timed(self.s_victim, lambda: self.launch_victim(10)) for _ in range(3))
-        self.setup.passes = max(1, round(fastest / 3 / (t10 / 10)))
-        return self.setup.passes
+    def calibrate(self, buf) -> int:
+        """Victim passes over ``buf`` so that alone it lasts about a third of the fastest
+        stream: beside the stream it then runs inside it, even slowed down 3x."""
+        if not hasattr(self, "_fastest"):
+            self._fastest = min(
+                self._timed(self.s_stream, lambda k=k: self.launch_stream(k, SIZE_CHUNK))
+                for k in self.kernels for _ in range(2))
+        t10 = min(self._timed(self.s_victim, lambda: self.launch_victim(10, buf))
+                  for _ in range(3))
+        self.passes[buf.nbytes] = max(1, round(self._fastest / 3 / (t10 / 10)))
+        return self.passes[buf.nbytes]
 
-    def l2_evidence(self, repeats: int = 5) -> list[Timing]:
-        """Seconds per victim pass with its working set in L2, and with one 8x L2 (DRAM)."""
-        cp = self.cp
-        big = _scrambled(cp, 2 * self.setup.l2_bytes, 3)  # 8x L2 in bytes
+    def l2_curve(self, fractions=CURVE_FRACTIONS, repeats: int = 5) -> list[Timing]:
+        """Seconds per victim pass, alone, at working sets from a quarter of L2 to 8x L2.
+
+        Timings labelled ``victim_pass`` with n the working set in bytes; ``meta``
+        holds the SM clock of each sample (``clock_mhz``).
+        """
         out = []
-        for label, buf in (("victim_pass:in_L2", self.vbuf), ("victim_pass:8x_L2", big)):
+        for fraction in fractions:
+            buf = self.victim_buffer(fraction)
             passes = 20
             self._timed(self.s_victim, lambda b=buf: self.launch_victim(2, b))  # warm up
-            samples = [self._timed(self.s_victim, lambda b=buf: self.launch_victim(20, b))
-                       / passes for _ in range(repeats)]
-            out.append(Timing(tuple(samples), label, "gpu", int(buf.nbytes)))
-        del big
+            samples, clocks = [], []
+            for _ in range(repeats):
+                samples.append(self._timed(self.s_victim,
+                                           lambda b=buf: self.launch_victim(20, b)) / passes)
+                clocks.append(self.victim_clock_mhz())
+            out.append(Timing(tuple(samples), "victim_pass", "gpu", int(buf.nbytes),
+                              {"clock_mhz": clocks, "fraction_of_l2": fraction}))
         return out
 
-    def interference(self, key: str, chunk_bytes: int, repeats: int = 7) -> list[Timing]:
+    def interference(self, key: str, chunk_bytes: int, buf=None,
+                     repeats: int = 9) -> list[Timing]:
         """Victim alone, stream alone, then both at once -- ``repeats`` times, interleaved.
 
         Returns four Timings labelled ``victim_alone:K``, ``victim_with:K``,
         ``stream_alone:K`` and ``stream_with:K`` (K the variant), with n the chunk size
-        in bytes; ``victim_with`` carries how many of its samples ended inside the
-        stream (a victim that outlives the stream is not fully overlapped).
+        in bytes. ``meta`` holds the victim's working set, the SM clock of each victim
+        sample, and (``victim_with``) how many samples ended inside the stream.
         """
         cp = self.cp
-        passes = self.setup.passes or self.calibrate()
+        buf = self.victim_buffer(VICTIM_FRACTIONS[0]) if buf is None else buf
+        passes = self.passes.get(buf.nbytes) or self.calibrate(buf)
         alone_v, alone_s, with_v, with_s, inside = [], [], [], [], 0
+        clock_alone, clock_with = [], []
         for _ in range(repeats):
-            alone_v.append(self._timed(self.s_victim, lambda: self.launch_victim(passes)))
+            alone_v.append(self._timed(self.s_victim, lambda: self.launch_victim(passes, buf)))
+            clock_alone.append(self.victim_clock_mhz())
             alone_s.append(self._timed(self.s_stream,
                                        lambda: self.launch_stream(key, chunk_bytes)))
             e = [cp.cuda.Event() for _ in range(4)]
@@ -312,17 +343,20 @@ class Experiment:
             self.s_victim.wait_event(e[0])
             with self.s_victim:
                 e[2].record(self.s_victim)
-                self.launch_victim(passes)
+                self.launch_victim(passes, buf)
                 e[3].record(self.s_victim)
             e[1].synchronize()
             e[3].synchronize()
             with_s.append(cp.cuda.get_elapsed_time(e[0], e[1]) / 1e3)
             with_v.append(cp.cuda.get_elapsed_time(e[2], e[3]) / 1e3)
+            clock_with.append(self.victim_clock_mhz())
             inside += cp.cuda.get_elapsed_time(e[0], e[3]) <= cp.cuda.get_elapsed_time(e[0], e[1])
-        meta = {"chunk_bytes": chunk_bytes, "bytes_moved": 2 * self.setup.stream_bytes}
-        return [Timing(tuple(alone_v), f"victim_alone:{key}", "gpu", chunk_bytes, dict(meta)),
+        meta = {"chunk_bytes": chunk_bytes, "bytes_moved": 2 * self.setup.stream_bytes,
+                "victim_bytes": int(buf.nbytes), "passes": passes}
+        return [Timing(tuple(alone_v), f"victim_alone:{key}", "gpu", chunk_bytes,
+                       dict(meta, clock_mhz=clock_alone)),
                 Timing(tuple(with_v), f"victim_with:{key}", "gpu", chunk_bytes,
-                       dict(meta, inside_stream=int(inside))),
+                       dict(meta, clock_mhz=clock_with, inside_stream=int(inside))),
                 Timing(tuple(alone_s), f"stream_alone:{key}", "gpu", chunk_bytes, dict(meta)),
                 Timing(tuple(with_s), f"stream_with:{key}", "gpu", chunk_bytes, dict(meta))]
 
@@ -377,39 +411,64 @@ def stale_reads(rounds: int = 20000, max_spins: int = 2_000_000) -> list[dict]:
     return rows
 
 
-def run_experiment(repeats: int = 7, chunks=CHUNKS, progress=print,
+def run_experiment(repeats: int = 9, chunks=CHUNKS, progress=print,
                    stream_bytes: int | None = None, stale_rounds: int = 20000,
-                   ) -> tuple[list[Timing], dict]:
-    """The whole experiment on this GPU: ``(timings, extra)``, ready for ``record_run``."""
+                   fractions=VICTIM_FRACTIONS) -> tuple[list[Timing], dict]:
+    """The whole experiment on this GPU: ``(timings, extra)``, ready for ``record_run``.
+
+    1. every variant validated; 2. the victim alone at working sets from L2/4 to 8x L2
+    (the L2 curve); 3. every variant beside the victim at each working set of
+    ``fractions`` (chunk 1 MiB); 4. the chunk sweep at the working set where the plain
+    stream hurt the victim most, and the auto-pick; 5. each variant on the whole GPU
+    against CuPy's copy; 6. the stale-read probe.
+    """
     ex = Experiment(stream_bytes)
     progress(f"GPU sm_{ex.cc[0]}{ex.cc[1]}: {ex.setup.sms} SMs, L2 {ex.setup.l2_bytes / 2**20:.0f} "
              f"MiB; stream on {ex.setup.stream_sms} SMs, victim on {ex.setup.victim_sms}; "
-             f"victim working set {ex.setup.victim_bytes / 2**20:.1f} MiB, stream "
-             f"{ex.setup.stream_bytes / 2**30:.2f} GiB")
+             f"stream {ex.setup.stream_bytes / 2**30:.2f} GiB")
     for key, why in ex.skipped.items():
         progress(f"skipped {key}: {why}")
     ex.validate()
     progress("every variant copies exactly (poisoned output, partial last chunk)")
-    progress(f"victim: {ex.calibrate()} passes (about a third of the fastest stream)")
-    timings = ex.l2_evidence()
+    timings = ex.l2_curve()
+    for t in timings:
+        progress(f"  victim alone, {t.n / 2**20:6.1f} MiB: {t.median * 1e6:7.1f} us per pass, "
+                 f"{t.n / t.median / 1e12:.2f} TB/s, SM clock {statistics.median(t.meta['clock_mhz']):,.0f} MHz")
+    for fraction in fractions:
+        buf = ex.victim_buffer(fraction)
+        for key in ex.kernels:
+            timings += ex.interference(key, SIZE_CHUNK, buf, repeats)
+            c = size_cells(timings, key, SIZE_CHUNK)[int(buf.nbytes)]
+            progress(f"  victim {buf.nbytes / 2**20:5.1f} MiB, {key:<12}: victim x{c['slowdown']:.2f} "
+                     f"(clock {c['clock_alone']:,.0f} -> {c['clock_with']:,.0f} MHz), stream "
+                     f"{c['bandwidth_with'] / 1e9:,.0f} GB/s")
+    plain = size_cells(timings, "plain", SIZE_CHUNK)
+    sweep_bytes = max(plain, key=lambda b: plain[b]["slowdown"])
+    buf = ex.victim_buffer(sweep_bytes / ex.setup.l2_bytes)
+    progress(f"chunk sweep at the victim working set the plain stream hurt most: "
+             f"{sweep_bytes / 2**20:.1f} MiB")
     for key in ex.kernels:
         for chunk in chunks:
-            cell = ex.interference(key, chunk, repeats)
-            timings += cell
-            c = cells(timings, key)[chunk]
+            if chunk != SIZE_CHUNK:  # measured above at this working set already
+                timings += ex.interference(key, chunk, buf, repeats)
+            c = cells(timings, key, sweep_bytes)[chunk]
             progress(f"  {key:<12} chunk {chunk:>8,} B: victim x{c['slowdown']:.2f}, stream "
                      f"{c['bandwidth_with'] / 1e9:,.0f} GB/s beside it")
-    picks = {key: pick_chunk(cells(timings, key)) for key in ex.kernels}
+    picks = {key: pick_chunk(cells(timings, key, sweep_bytes)) for key in ex.kernels}
+    for key, (_chunk, why) in picks.items():
+        progress(f"  picked for {key}: {why}")
     best = picks.get("all_hints", picks["plain"])[0]
     timings += ex.copy_bandwidth(best)
     progress("stale-read probe ...")
     stale = stale_reads(stale_rounds)
     extra = {"setup": vars(ex.setup), "compute_capability": list(ex.cc),
-             "skipped": ex.skipped, "picked_chunk": {k: v[0] for k, v in picks.items()},
+             "skipped": ex.skipped, "sweep_victim_bytes": sweep_bytes,
+             "picked_chunk": {k: v[0] for k, v in picks.items()},
              "pick_rule": PICK_RULE, "stale_reads": stale,
              "how": "python3 tools/gpu_check.py -> py2ptx.deepseek.run_experiment: each "
-                    "variant validated (poisoned output), then victim alone, stream alone "
-                    "and both together, interleaved, timed with CUDA events"}
+                    "variant validated (poisoned output); then victim alone, stream alone "
+                    "and both together, interleaved, timed with CUDA events; the victim "
+                    "also records its SM clock (clock64 over %globaltimer)"}
     return timings, extra
 
 
@@ -419,30 +478,51 @@ PICK_RULE = ("the chunk with the least victim slowdown among those whose stream 
              "(beside the victim) is within 10% of the best measured")
 
 
-def cells(timings: list[Timing], key: str) -> dict[int, dict]:
-    """``{chunk bytes: {slowdown, spread, bandwidth_with, bandwidth_alone, inside, repeats}}``.
+def _cell(va: Timing, vw: Timing, sa: Timing, sw: Timing) -> dict:
+    ratios = [w / a for w, a in zip(vw.samples, va.samples, strict=False)]
+    q = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else [0, 0, 0]
+    moved = sw.meta.get("bytes_moved", 0)
 
-    ``slowdown`` is the victim's median time beside the stream over its median alone;
-    ``spread`` the interquartile range of the per-repeat ratios; bandwidths count
-    bytes read plus bytes written, in bytes per second.
+    def clock(t):
+        c = [x for x in t.meta.get("clock_mhz", []) if x == x]  # NaN-free
+        return statistics.median(c) if c else float("nan")
+
+    return {"slowdown": vw.median / va.median, "spread": q[2] - q[0],
+            "bandwidth_with": moved / sw.median, "bandwidth_alone": moved / sa.median,
+            "victim_alone_s": va.median, "victim_with_s": vw.median,
+            "clock_alone": clock(va), "clock_with": clock(vw),
+            "inside": vw.meta.get("inside_stream"), "repeats": vw.repeats,
+            "victim_bytes": va.meta.get("victim_bytes"), "chunk_bytes": va.n}
+
+
+def _group(timings, key, keep, by) -> dict[int, dict]:
+    parts = {}
+    for t in timings:
+        prefix, _, k = t.label.partition(":")
+        if k == key and prefix in ("victim_alone", "victim_with", "stream_alone",
+                                   "stream_with") and keep(t):
+            parts.setdefault(by(t), {})[prefix] = t
+    return {g: _cell(p["victim_alone"], p["victim_with"], p["stream_alone"], p["stream_with"])
+            for g, p in sorted(parts.items()) if len(p) == 4}
+
+
+def cells(timings: list[Timing], key: str, victim_bytes: int | None = None) -> dict[int, dict]:
+    """One variant's cells by chunk size, at one victim working set (all, if None).
+
+    A cell: ``slowdown`` (the victim's median time beside the stream over its median
+    alone), ``spread`` (interquartile range of the per-repeat ratios), the stream's
+    bandwidth beside the victim and alone (bytes read plus written per second), the
+    victim's SM clock alone and beside (MHz), and how many samples ended inside the stream.
     """
-    def by_chunk(prefix):
-        return {t.n: t for t in timings if t.label == f"{prefix}:{key}"}
+    return _group(timings, key,
+                  lambda t: victim_bytes is None or t.meta.get("victim_bytes") == victim_bytes,
+                  lambda t: t.n)
 
-    va, vw, sa, sw = (by_chunk(p) for p in ("victim_alone", "victim_with", "stream_alone",
-                                            "stream_with"))
-    out = {}
-    for chunk in sorted(set(va) & set(vw) & set(sa) & set(sw)):
-        ratios = [w / a for w, a in zip(vw[chunk].samples, va[chunk].samples, strict=False)]
-        q = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else [0, 0, 0]
-        moved = sw[chunk].meta.get("bytes_moved", 0)
-        out[chunk] = {"slowdown": vw[chunk].median / va[chunk].median,
-                      "spread": q[2] - q[0],
-                      "bandwidth_with": moved / sw[chunk].median,
-                      "bandwidth_alone": moved / sa[chunk].median,
-                      "inside": vw[chunk].meta.get("inside_stream"),
-                      "repeats": vw[chunk].repeats}
-    return out
+
+def size_cells(timings: list[Timing], key: str, chunk: int = SIZE_CHUNK) -> dict[int, dict]:
+    """One variant's cells by victim working set (bytes), at one chunk size."""
+    return _group(timings, key, lambda t: t.n == chunk and "victim_bytes" in t.meta,
+                  lambda t: t.meta["victim_bytes"])
 
 
 def pick_chunk(by_chunk: dict[int, dict], within: float = 0.10) -> tuple[int, str]:

@@ -52,7 +52,7 @@ def test_the_stale_read_probe_builds_for_both_archs():
 
 
 def _cell(key, chunk, victim_alone, victim_with, stream_s, moved=2e9):
-    meta = {"bytes_moved": moved}
+    meta = {"bytes_moved": moved, "victim_bytes": 2**20}
     return [Timing((victim_alone,) * 3, f"victim_alone:{key}", "gpu", chunk, meta),
             Timing((victim_with,) * 3, f"victim_with:{key}", "gpu", chunk,
                    dict(meta, inside_stream=3)),
@@ -64,7 +64,10 @@ def test_cells_and_the_auto_tuner():
     timings = (_cell("plain", 1024, 1.0, 1.1, 2.0)      # slow stream, gentle
                + _cell("plain", 4096, 1.0, 1.5, 1.05)   # fast, harsh
                + _cell("plain", 16384, 1.0, 1.3, 1.0))  # fastest, in between
-    cells = deepseek.cells(timings, "plain")
+    cells = deepseek.cells(timings, "plain", 2**20)
+    assert {k: c["slowdown"] for k, c in deepseek.cells(timings, "plain").items()} == {
+        k: c["slowdown"] for k, c in cells.items()}
+    assert deepseek.cells(timings, "plain", 2**21) == {}
     assert cells[1024]["slowdown"] == pytest.approx(1.1)
     assert cells[16384]["bandwidth_with"] == pytest.approx(2e9)
     chunk, why = deepseek.pick_chunk(cells)
@@ -107,11 +110,12 @@ def test_loads_inside_the_memory_model_are_never_stale():
 @pytest.mark.gpu
 def test_a_short_interference_cell_runs():
     ex = deepseek.Experiment(stream_bytes=2**28)
-    cell = ex.interference("plain", deepseek.DEFAULT_CHUNK, repeats=3)
+    cell = ex.interference("plain", deepseek.DEFAULT_CHUNK, ex.victim_buffer(0.5), repeats=3)
     assert [t.label for t in cell] == ["victim_alone:plain", "victim_with:plain",
                                       "stream_alone:plain", "stream_with:plain"]
     assert all(t.repeats == 3 and t.median > 0 for t in cell)
-    assert np.isfinite(deepseek.cells(cell, "plain")[deepseek.DEFAULT_CHUNK]["slowdown"])
+    c = deepseek.cells(cell, "plain")[deepseek.DEFAULT_CHUNK]
+    assert np.isfinite(c["slowdown"]) and 100 < c["clock_alone"] < 5000
 
 
 # --------------------------------------------------------------------------- host code, fake GPU
@@ -127,6 +131,7 @@ def _stand_ins(calls):
 
     def victim(grid, block, args, shared_mem):
         calls.append(("victim", grid[0], int(args[2]), shared_mem))
+        args[4][:] = (0, 1_500_000, 0, 1_000_000)  # 1.5 million cycles in 1 ms: 1,500 MHz
 
     def probe(grid, block, args, shared_mem):
         data, flag, ack, rounds, number, acquire, max_spins, result = args
@@ -142,21 +147,28 @@ def test_the_experiment_host_code_on_a_fake_gpu(fake_gpu, monkeypatch):
     calls = []
     monkeypatch.setattr(fake_cupy, "PYTHON_KERNELS", _stand_ins(calls))
     lines = []
-    timings, extra = deepseek.run_experiment(repeats=2, chunks=(1024, 65536), progress=lines.append,
+    timings, extra = deepseek.run_experiment(repeats=2, chunks=(1024, 2**20), progress=lines.append,
                                              stream_bytes=2**22, stale_rounds=10)
     setup = extra["setup"]
     # The fake has 4 SMs: the stream gets round(4 * 20/132) -> at least 1, the victim the rest,
     # and both ask for more than half an SM's shared memory (one block per SM).
-    assert setup["stream_sms"] == 1 and setup["victim_bytes"] == 2**18
+    assert setup["stream_sms"] == 1
     assert {c[3] for c in calls if c[0] == "victim"} == {setup["one_block_per_sm_shared"]}
     assert setup["one_block_per_sm_shared"] > 228 * 1024 // 2
     assert {c[1] for c in calls if c[0] == "victim"} == {3}
+    # The fake L2 is 1 MiB: working sets of 256 KiB to 1 MiB, the sweep at one of them.
+    sizes = {2**18, 2**19, 3 * 2**18, 2**20}
+    assert extra["sweep_victim_bytes"] in sizes
     for v in deepseek.VARIANTS:
-        assert set(deepseek.cells(timings, v.key)) == {1024, 65536}
-        assert extra["picked_chunk"][v.key] in (1024, 65536)
+        assert set(deepseek.size_cells(timings, v.key)) == sizes
+        by_chunk = deepseek.cells(timings, v.key, extra["sweep_victim_bytes"])
+        assert set(by_chunk) == {1024, 2**20}
+        assert by_chunk[1024]["clock_alone"] == pytest.approx(1500)
+        assert extra["picked_chunk"][v.key] in (1024, 2**20)
+    curve = [t for t in timings if t.label == "victim_pass"]
+    assert [t.meta["fraction_of_l2"] for t in curve] == list(deepseek.CURVE_FRACTIONS)
     copies = {r["copy"] for r in deepseek.copy_table(timings)}
     assert copies == {"cupy", "memcpy", *(v.key for v in deepseek.VARIANTS)}
-    assert {t.label for t in timings} >= {"victim_pass:in_L2", "victim_pass:8x_L2"}
     assert len(extra["stale_reads"]) == 10 and all(r["checked"] == 320
                                                    for r in extra["stale_reads"])
     assert any("every variant copies exactly" in line for line in lines)

@@ -13,7 +13,7 @@
  * communication: a few blocks, one per SM, copy a buffer far larger than L2 in
  * chunks of chunk_vec 16-byte vectors, and after each chunk signal that it is
  * done (a fence and an atomic counter, as a sender tells a receiver). A *victim*
- * kernel on the other SMs re-reads a buffer that fits in L2. Every byte the
+ * kernel on the other SMs re-reads a buffer of about L2's size. Every byte the
  * stream moves passes through L2; the question is how much of L2 it takes from
  * the victim. The four stream kernels below are one body (stream_body) and
  * differ only in the PTX of their loads and stores (PTX ISA 9.0, "Data Movement
@@ -173,11 +173,22 @@ extern "C" __global__ void stream_all_hints(const int4 *src, int4 *dst, long lon
 #endif
 
 // The victim: every thread sums its share of buf, `passes` times over. Its working
-// set (n_vec * 16 bytes) is chosen to fit in L2, so alone it runs at L2 speed; a
-// stream that evicts its lines sends it to DRAM. The load is asm volatile so that
-// no pass can be merged with another (the data does not change between passes).
-extern "C" __global__ void victim(const int4 *buf, long long n_vec, int passes, int *sink)
+// set (n_vec * 16 bytes) is chosen around the size of L2: alone, a set that fits runs
+// at L2 speed; a stream that evicts its lines sends it to DRAM. The load is asm
+// volatile so that no pass can be merged with another (the data does not change).
+// Thread 0 of block 0 also records its SM's cycle counter and the global nanosecond
+// timer at start and end (clock[0..3]): cycles over nanoseconds is the SM clock the
+// victim ran at, which the GPU changes by itself with its load and power.
+extern "C" __global__ void victim(const int4 *buf, long long n_vec, int passes, int *sink,
+                                  unsigned long long *clock)
 {
+    const bool timer = blockIdx.x == 0 && threadIdx.x == 0;
+    unsigned long long ns;
+    if (timer) {
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(ns));
+        clock[0] = clock64();
+        clock[2] = ns;
+    }
     int acc = 0;
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (int p = 0; p < passes; ++p) {
@@ -191,4 +202,9 @@ extern "C" __global__ void victim(const int4 *buf, long long n_vec, int passes, 
     }
     if (acc == 0x7fffffff)  // almost never true; keeps acc, and so every load, alive
         sink[0] = acc;
+    if (timer) {
+        clock[1] = clock64();
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(ns));
+        clock[3] = ns;
+    }
 }
