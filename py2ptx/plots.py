@@ -167,3 +167,91 @@ def block_schedule(data: dict, machine: str, ax=None):
     ax.grid(True, alpha=0.3)
     ax.figure.tight_layout()
     return ax.figure
+
+
+# --------------------------------------------------------------------------- notebook 05
+
+VARIANT_COLORS = {"plain": "#7f7f7f", "nc_na_256b": "#1f77b4", "evict_first": "#ff7f0e",
+                  "all_hints": "#2ca02c"}
+
+
+def l2_curve(curve: list[Timing], l2_bytes: int, machine: str, ax=None):
+    """The victim alone: bytes read per second against its working set, with L2's size."""
+    _refuse_simulator(curve)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    curve = sorted(curve, key=lambda t: t.n)
+    mib = [t.n / 2**20 for t in curve]
+    ax.errorbar(mib, [t.n / t.median / 1e12 for t in curve],
+                yerr=[t.n / t.median**2 * t.spread / 2 / 1e12 for t in curve],
+                marker="o", capsize=3, color="#555555")
+    ax.axvline(l2_bytes / 2**20, ls="--", color="#d62728")
+    ax.annotate(f"L2 = {l2_bytes / 2**20:.0f} MiB", (l2_bytes / 2**20, ax.get_ylim()[1]),
+                xytext=(4, -14), textcoords="offset points", color="#d62728", fontsize=8)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("victim's working set (MiB, log scale)")
+    ax.set_ylabel("victim reads (TB/s, median)")
+    ax.set_title(f"The victim alone: at L2 speed while its data fits\nmeasured on {machine}",
+                 fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def interference_by_size(by_variant: dict[str, dict[int, dict]], machine: str, ax=None):
+    """Victim slowdown beside the stream, per PTX variant, against the victim's working set.
+
+    ``by_variant`` maps a variant key to :func:`py2ptx.deepseek.size_cells`.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 4))
+    sizes = sorted({b for cells in by_variant.values() for b in cells})
+    width = 0.8 / max(1, len(by_variant))
+    for i, (key, cells) in enumerate(by_variant.items()):
+        xs = [sizes.index(b) + (i - (len(by_variant) - 1) / 2) * width for b in cells]
+        ax.bar(xs, [c["slowdown"] for c in cells.values()], width,
+               yerr=[c["spread"] / 2 for c in cells.values()], capsize=2, label=key,
+               color=VARIANT_COLORS.get(key))
+    ax.axhline(1, color="black", lw=0.8)
+    ax.set_xticks(range(len(sizes)), [f"{b / 2**20:.0f} MiB" for b in sizes])
+    ax.set_xlabel("victim's working set")
+    ax.set_ylabel("victim time beside the stream / alone")
+    ax.set_title(f"How much the stream slows the victim, by the stream's PTX\nmeasured on "
+                 f"{machine}", fontsize=10)
+    ax.legend(fontsize=8, title="stream variant", title_fontsize=8)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def chunk_sweep(by_variant: dict[str, dict[int, dict]], picks: dict[str, int], machine: str):
+    """Victim slowdown and stream bandwidth against the chunk size, with each pick circled.
+
+    ``by_variant`` maps a variant key to :func:`py2ptx.deepseek.cells` at one working set.
+    """
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 6.5), sharex=True)
+    for key, cells in by_variant.items():
+        chunks = list(cells)
+        color = VARIANT_COLORS.get(key)
+        top.errorbar(chunks, [c["slowdown"] for c in cells.values()],
+                     yerr=[c["spread"] / 2 for c in cells.values()], marker="o", capsize=2,
+                     label=key, color=color)
+        bottom.plot(chunks, [c["bandwidth_with"] / 1e9 for c in cells.values()], marker="o",
+                    label=key, color=color)
+        if key in picks and picks[key] in cells:
+            c = cells[picks[key]]
+            top.plot(picks[key], c["slowdown"], "o", ms=14, mfc="none", color=color)
+            bottom.plot(picks[key], c["bandwidth_with"] / 1e9, "o", ms=14, mfc="none",
+                        color=color)
+    top.axhline(1, color="black", lw=0.8)
+    top.set_ylabel("victim slowdown (x)")
+    bottom.set_ylabel("stream GB/s beside the victim")
+    bottom.set_xscale("log", base=2)
+    bottom.set_xlabel("chunk size (bytes, log scale); circled: the auto-tuner's pick")
+    top.set_title(f"Chunk size: interference against communication speed\nmeasured on "
+                  f"{machine}", fontsize=10)
+    for ax in (top, bottom):
+        ax.grid(True, which="both", alpha=0.3)
+    top.legend(fontsize=8, title="stream variant", title_fontsize=8)
+    fig.tight_layout()
+    return fig
