@@ -560,3 +560,86 @@ def recorded():
     from .results import latest_run
 
     return latest_run(RUN_NAME)
+
+
+def measured(progress=print):
+    """The experiment's numbers for notebook 05: ``(timings, extra, where)``.
+
+    Live on a GPU (about a minute on an H200), else the latest recorded run with its
+    provenance in ``where``; with neither, ``(None, None, message)`` saying so plainly.
+    """
+    from .doctor import gpu_info, has_gpu, machine_label
+    from .results import no_run_message
+
+    if has_gpu():
+        timings, extra = run_experiment(progress=progress)
+        return timings, extra, f"{gpu_info()['name']}, live, with {machine_label()}"
+    run = recorded()
+    if run is None:
+        return None, None, no_run_message(RUN_NAME)
+    return run.timings, run.provenance.get("extra", {}), run.describe()
+
+
+def findings(timings: list[Timing], extra: dict) -> dict[str, list[str]]:
+    """What a run measured, in sentences, by topic (``l2``, ``size``, ``chunk``, ``copy``,
+    ``stale``, ``clock``): notebook 05's conclusions are printed from here, so they are
+    true of whichever run the notebook shows (live or recorded)."""
+    out: dict[str, list[str]] = {k: [] for k in ("l2", "size", "chunk", "copy", "stale",
+                                                 "clock")}
+    curve = sorted((t for t in timings if t.label == "victim_pass"), key=lambda t: t.n)
+    l2 = extra.get("setup", {}).get("l2_bytes")
+    if curve and l2:
+        rate = {t.n: t.n / t.median for t in curve}
+        top = max(rate.values())
+        fits = [n for n in rate if rate[n] >= 0.75 * top]
+        beyond = [n for n in rate if n > max(fits)]
+        if beyond:
+            far = statistics.median(rate[n] for n in beyond)
+            out["l2"].append(
+                f"Alone, the victim reads {top / 1e12:.1f} TB/s while its working set is at most "
+                f"{max(fits) / 2**20:.0f} MiB, and {far / 1e12:.1f} TB/s from "
+                f"{min(beyond) / 2**20:.0f} MiB on (L2 is {l2 / 2**20:.0f} MiB): data in L2 "
+                f"reaches it {top / far:.1f}x faster than data in DRAM.")
+    keys = [v.key for v in VARIANTS if size_cells(timings, v.key)]
+    if "plain" in keys:
+        plain = size_cells(timings, "plain")
+        worst = max(plain, key=lambda b: plain[b]["slowdown"])
+        row = {k: size_cells(timings, k)[worst]["slowdown"] for k in keys}
+        best = min(row, key=row.get)
+        out["size"].append(
+            f"With a victim of {worst / 2**20:.0f} MiB, the plain stream slowed it "
+            f"x{row['plain']:.2f}; " + ", ".join(f"{k} x{row[k]:.2f}" for k in keys if k != "plain")
+            + f". The least harmful stream was {best}.")
+        small = min(plain)
+        most = max(size_cells(timings, k)[small]["slowdown"] for k in keys)
+        out["size"].append(
+            f"With a victim of {small / 2**20:.0f} MiB, its time beside any stream was at most "
+            f"x{most:.2f} its time alone" + (": L2 had room for both." if most <= 1.1 else "."))
+    sweep = extra.get("sweep_victim_bytes")
+    for key in extra.get("picked_chunk", {}):
+        by_chunk = cells(timings, key, sweep)
+        if by_chunk:
+            out["chunk"].append(f"Auto-tuned chunk for {key}: {pick_chunk(by_chunk)[1]}.")
+    rows = {r["copy"]: r for r in copy_table(timings)}
+    if rows:
+        mine = [k for k in rows if k not in ("cupy", "memcpy")]
+        met = [k for k in mine if rows[k]["of_cupy"] >= 0.85]
+        out["copy"].append(
+            f"On every SM, CuPy's copy moved {rows['cupy']['bandwidth'] / 1e12:.2f} TB/s; "
+            + ", ".join(f"{k} {rows[k]['of_cupy']:.0%} of it" for k in mine)
+            + f". The goal of 85% was met by {', '.join(met) or 'none'}"
+            + (f" and missed by {', '.join(k for k in mine if k not in met)}." if len(met) < len(mine)
+               else "."))
+    stale = [r for r in extra.get("stale_reads", []) if "stale" in r]
+    for poll in ("ld.acquire.gpu", "ld.relaxed.gpu"):
+        rows_ = [r for r in stale if r["poll"] == poll]
+        if rows_:
+            out["stale"].append(f"Polling with {poll}: " + "; ".join(
+                f"{r['load']} stale {r['stale']:,} of {r['checked']:,}" for r in rows_) + ".")
+    clocks = [c for t in timings if t.label.startswith("victim_") for c in t.meta.get("clock_mhz", [])
+              if c == c]
+    if clocks:
+        out["clock"].append(f"The victim's SM clock stayed between {min(clocks):,.0f} and "
+                   f"{max(clocks):,.0f} MHz in every sample: the slowdowns are not the GPU "
+                   f"changing its clock.")
+    return out

@@ -125,10 +125,12 @@ def main() -> int:
 
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        # The device tool brings back at most 8 files: two runs, the log, five notebooks.
+        # The device tool brings back at most 8 files: two runs, the log, and five notebooks:
+        # the GPU chapters and lab 05's solution, executed live.
         artifacts = REPO / "test-artifacts"
-        for nb in sorted(artifacts.glob("*-0[3456]-*.ipynb"))[:5]:
-            shutil.copy(nb, args.out / nb.name)
+        for pattern in ("notebooks-0[3456]-*.ipynb", "solutions-05-*.ipynb"):
+            for nb in sorted(artifacts.glob(pattern)):
+                shutil.copy(nb, args.out / nb.name)
 
     print("\n".join(f"{name:<42} {status:<7} {secs:5.0f} s" for name, status, secs in stages))
     total = time.monotonic() - started
