@@ -1,0 +1,72 @@
+"""The notebooks' prose about recorded GPU runs, checked against those runs.
+
+Notebooks 03 and 05 say in Markdown what the H200 runs in results/ measured (a live run
+prints its own numbers, but Markdown cannot). If a newer recorded run says otherwise,
+these fail, and the prose must be rewritten before that run is committed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from py2ptx import deepseek
+
+# --------------------------------------------------------------------------- notebook 05
+
+
+def _latest_recorded():
+    from py2ptx import results
+
+    runs = results.load_runs(deepseek.RUN_NAME, gpu=True, directory=results.REPO / "results")
+    runs = [r for r in runs if "sweep_victim_bytes" in r.provenance.get("extra", {})]
+    if not runs:
+        pytest.skip("no recorded run of the second design in results/")
+    return max(runs, key=lambda r: r.provenance["recorded_utc"])
+
+
+def test_notebook_05s_prose_matches_the_recorded_run():
+    # Notebook 05 states these in Markdown about the H200 run in results/; if a newer run
+    # says otherwise, this fails and the prose must be rewritten.
+    run = _latest_recorded()
+    extra = run.provenance["extra"]
+    stale = {(r["poll"], r["load"]): r for r in extra["stale_reads"]}
+    assert all(r["stale"] == 0 for (poll, _), r in stale.items() if poll == "ld.acquire.gpu")
+    for load in ("ld.global", "ld.global.nc"):
+        r = stale[("ld.relaxed.gpu", load)]
+        assert r["stale"] > 0.9 * r["checked"], r  # "almost every time"
+    assert stale[("ld.relaxed.gpu", "ld.global.nc.L1::no_allocate")]["stale"] == 0  # "never"
+    # "the fastest stream is the one with the largest chunks, and it is the harshest
+    # neighbour" -- for the plain stream, at the sweep's working set
+    plain = deepseek.cells(run.timings, "plain", extra["sweep_victim_bytes"])
+    fastest = max(plain, key=lambda c: plain[c]["bandwidth_with"])
+    assert fastest == max(plain)
+    assert plain[fastest]["slowdown"] >= max(c["slowdown"] for c in plain.values()) - 0.1
+    found = deepseek.findings(run.timings, extra)
+    assert all(found[k] for k in ("l2", "size", "chunk", "copy", "stale", "clock")), found
+
+
+def test_findings_name_the_least_harmful_stream():
+    run = _latest_recorded()
+    found = deepseek.findings(run.timings, run.provenance["extra"])
+    by_size = {v.key: deepseek.size_cells(run.timings, v.key) for v in deepseek.VARIANTS}
+    worst = max(by_size["plain"], key=lambda b: by_size["plain"][b]["slowdown"])
+    best = min(by_size, key=lambda k: by_size[k][worst]["slowdown"])
+    assert f"The least harmful stream was {best}." in found["size"][0]
+    assert f"x{by_size['plain'][worst]['slowdown']:.2f}" in found["size"][0]
+
+
+def test_notebook_03s_reading_of_the_recorded_ladder_holds():
+    # Notebook 03's "Reading the numbers" cell describes the H200 gpu-ladder run in results/.
+    from py2ptx import bench, results
+
+    runs = results.load_runs(bench.GPU_RUN, gpu=True, directory=results.REPO / "results")
+    if not runs:
+        pytest.skip("no recorded gpu-ladder run in results/")
+    run = max(runs, key=lambda r: r.provenance["recorded_utc"])
+    ratio = run.timing("c_bubble_scalar", 2**14).median / run.timing("odd_even_shared", 2**14).median
+    assert 10 <= ratio < 100, ratio  # "a few tens of times -- not by hundreds"
+    sizes = [t.n for t in run.timings if t.label == "cupy_sort"]
+    assert all(run.timing("cupy_sort", n).median < run.timing("bitonic", n).median for n in sizes)
+    numba = max((t for t in run.timings if t.label == "odd_even_numba"), key=lambda t: t.n)
+    cuda_c = max((t for t in run.timings if t.label == "odd_even_global"), key=lambda t: t.n)
+    assert numba.median / numba.n > 3 * cuda_c.median / cuda_c.n  # "several times higher"
