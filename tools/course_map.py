@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Generate the course's navigation: the README's course map, and the last cell of every
-notebook (previous / next / its lab / the map), from the notebooks, labs and ladder registry.
+"""Generate the course's navigation: the README's course map, its table of recorded GPU
+results, and the last cell of every notebook (previous / next / its lab / the map), from the
+notebooks, labs, ladder registry and the runs in results/.
 
     python tools/course_map.py           # rewrite the map and the notebooks' navigation cells
     python tools/course_map.py --check   # exit 1 if any of them is out of date
@@ -19,6 +20,7 @@ sys.path.insert(0, str(REPO))
 from py2ptx.ladder import rungs  # noqa: E402
 
 START, END = "<!-- course-map:start -->", "<!-- course-map:end -->"
+RESULTS_START, RESULTS_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
 def title_of(path: Path) -> str:
@@ -82,12 +84,51 @@ def updated_notebook(nb: Path) -> str:
     return nbformat.writes(book) + "\n"
 
 
+def results_table() -> str:
+    """The README's results: the latest recorded GPU runs, every number with its machine."""
+    from py2ptx import deepseek
+    from py2ptx.ladder import rung
+    from py2ptx.results import latest_run, results_dir
+    from py2ptx.timing import format_seconds, format_speedup
+
+    lines = []
+    run = latest_run("ladder", directory=REPO / "results")
+    if run is None:
+        lines.append("No recorded GPU run of the whole ladder yet (`python -m py2ptx ladder "
+                     "--record` on a machine with an NVIDIA GPU).")
+    else:
+        base = run.timing("python_bubble")
+        n = run.provenance.get("extra", {}).get("n") or (base.n if base else None)
+        cpu = run.provenance.get("machine", {}).get("cpu", "its host's CPU")
+        lines += [f"The whole ladder at n = {n:,} random int32 keys — {run.describe()}; the CPU "
+                  f"rungs on its host, {cpu} "
+                  f"(`{run.path.relative_to(REPO) if run.path else results_dir()}`):", "",
+                  "| # | rung | device | median (IQR) | × rung 1 |", "|---|---|---|---|---|"]
+        for t in sorted(run.timings, key=lambda t: rung(t.label).number):
+            r = rung(t.label)
+            speedup = format_speedup(base.median / t.median) if base else "—"
+            lines.append(f"| {r.number} | {r.title} | {r.device.upper()} | "
+                         f"{format_seconds(t.median)} ({format_seconds(t.spread)}) | {speedup} |")
+    ds = latest_run(deepseek.RUN_NAME, directory=REPO / "results")
+    extra = ds.provenance.get("extra", {}) if ds else {}
+    if ds and "sweep_victim_bytes" in extra:
+        found = deepseek.findings(ds.timings, extra)
+        lines += ["", f"Notebook 05's experiment — {ds.describe()}:", ""]
+        lines += [f"* {line}" for line in found["size"][:1] + found["copy"] + found["stale"][1:]]
+    return "\n".join(lines)
+
+
+def _replace(text: str, start: str, end: str, body: str) -> str:
+    if start not in text or end not in text:
+        raise SystemExit(f"README.md needs the markers {start} and {end}")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
 def updated_readme(text: str) -> str:
-    if START not in text or END not in text:
-        raise SystemExit(f"README.md needs the markers {START} and {END}")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{course_map()}\n{END}{tail}"
+    text = _replace(text, START, END, course_map())
+    return _replace(text, RESULTS_START, RESULTS_END, results_table())
 
 
 def main(argv: list[str] | None = None) -> int:
