@@ -494,3 +494,327 @@ lab04 = SimpleNamespace(
                     "whoami_source() returns CUDA C whose whoami(unsigned *sm, unsigned *lane) "
                     "stores %smid and %laneid for every thread", _check_whoami),
 )
+
+
+# --------------------------------------------------------------------------- lab 05
+
+#: DeepEP's read, as the SASS of sm_90 writes it; each part and the PTX qualifier it comes
+#: from (checked by compiling each qualifier alone: ``.nc`` -> CONSTANT, and so on).
+_DEEPEP_LDG = "LDG.E.NA.LTC256B.128.CONSTANT"
+_LDG_PARTS = {
+    "CONSTANT": (".nc", "the read-only, non-coherent path"),
+    "NA": (".L1::no_allocate", "no L1 line for the data"),
+    "LTC256B": (".L2::256B", "L2 fetches 256 bytes at once"),
+    "128": (".v4.s32", "one 16-byte load per int4"),
+}
+_DEEPEP_LD = "ld.global.nc.L1::no_allocate.L2::256B.v4.s32"
+_STREAM_SIGNATURE = ("const int4 *src, int4 *dst, long long n_vec, int chunk_vec, "
+                     "unsigned int *chunks_done")
+_STREAM_PARAMS = ["int4 *src", "int4 *dst", "long long n_vec", "int chunk_vec",
+                  "unsigned int *chunks_done"]  # as kernel_params reads them: no const
+
+
+def _ldg_problem(ops: list[str], source: str) -> str | None:
+    """What is wrong with stream_hinted's global loads in SASS (None: DeepEP's exactly)."""
+    wrong = [op for op in ops if op != _DEEPEP_LDG]
+    if not wrong:
+        return None
+    op = wrong[0]
+    parts = op.split(".")
+    say = f"stream_hinted loads with `{op}` in SASS; DeepEP's read is `{_DEEPEP_LDG}`."
+    other = [p for p in parts[2:] if p not in _LDG_PARTS]
+    for p in other:
+        if p.startswith("LTC"):
+            say += (f" {p} comes from .L2::{p[3:]}: DeepEP asks L2 for 256 bytes at a time "
+                    f"(.L2::256B).")
+    missing = [f"{p}, which {q} gives ({why})" for p, (q, why) in _LDG_PARTS.items()
+               if p not in parts]
+    if missing:
+        say += " Missing: " + "; ".join(missing) + "."
+    elif other:
+        say += f" It has {', '.join(other)} besides: use exactly {_DEEPEP_LD}."
+    if len(ops) > 1:
+        say += f" (The kernel has {len(ops)} kinds of load: {', '.join(ops)}.)"
+    if _DEEPEP_LD in source or "L1::no_allocate.L2::256B" in source:
+        say += (" Your source does contain DeepEP's ld: does stream_hinted call the helper "
+                "that has it, for every load?")
+    return say
+
+
+def _copy_problem(ptx: str) -> str | None:
+    """Does each vector the inline ``ld`` returns reach a ``st.global`` whole, in order?
+
+    Read in stream_hinted's PTX, where NVRTC names every value once: the four registers
+    an inline load writes are the four a correct copy stores, in the same order. This
+    catches words swapped or duplicated on the CPU; where they are stored (the address)
+    only the GPU run checks.
+    """
+    import re
+
+    vector = re.compile(r"\{([^}]*)\}")
+    loads, stores, scalar_stored, inline = [], [], set(), False
+    for line in ptx.splitlines():
+        text = line.strip()
+        if "begin inline asm" in text:
+            inline = True
+        elif "end inline asm" in text:
+            inline = False
+        elif inline and text.startswith("ld.global") and ".v4." in text:
+            loads.append(tuple(r.strip() for r in vector.search(text).group(1).split(",")))
+        elif text.startswith("st.global"):
+            found = vector.search(text)
+            if found:
+                stores.append(tuple(r.strip() for r in found.group(1).split(",")))
+            else:
+                scalar_stored.add(text.rstrip(";").split(",")[-1].strip())
+    stored = {r for s in stores for r in s} | scalar_stored
+    for loaded in loads:
+        if loaded in stores:
+            continue
+        twisted = next((s for s in stores if set(s) & set(loaded)), None)
+        if twisted is not None:
+            return (f"in stream_hinted's PTX your load returns the words {{{', '.join(loaded)}}} "
+                    f"(x, y, z, w) and the store writes {{{', '.join(twisted)}}}: the copy "
+                    f"swaps, drops or repeats words. Check the order of the \"=r\"(v.x), "
+                    f"\"=r\"(v.y), ... outputs of your asm against {{%0, %1, %2, %3}}, and "
+                    f"that the store writes v unchanged.")
+        if not set(loaded) <= stored:
+            return (f"in stream_hinted's PTX the words your load returns ({', '.join(loaded)}) "
+                    f"never reach a st.global unchanged: the store must write exactly the "
+                    f"int4 the load returned.")
+    return None
+
+
+def _check_streaming_source(source_fn: Callable[[], str]) -> str:
+    """``stream_hinted`` whose load is DeepEP's ``ld.global.nc.L1::no_allocate.L2::256B``,
+    in inline PTX: compiled for sm_90, its SASS and PTX read; on a GPU also run."""
+    from .cudatools import cubin_for, ptx_for, sass_by_kernel, sass_for
+    from .deepseek import _distinct
+    from .gpu import kernel_params
+    from .kernels import asm_lines
+
+    source = source_fn()
+    params = [str(p) for p in kernel_params(source, "stream_hinted")]
+    if params != _STREAM_PARAMS:
+        raise ExerciseFailed(f"the kernel must be `extern \"C\" __global__ void stream_hinted("
+                             f"{_STREAM_SIGNATURE})` (the launch passes exactly these); "
+                             f"yours takes ({', '.join(params)})")
+    if not asm_lines(source):
+        raise ExerciseFailed("write the load in inline PTX, asm(\"ld.global.nc....\" : ...): "
+                             "CUDA C has no way to say .L1::no_allocate or .L2::256B")
+    cubin = cubin_for(source, "sm_90")  # ptxas inside NVRTC checks every asm line
+    ins = sass_by_kernel(sass_for(cubin))["stream_hinted"]
+    loads = [op.split()[0] for op in _distinct(i for i in ins if "LDG" in i)]
+    stores = [op.split()[0] for op in _distinct(i for i in ins if "STG" in i)]
+    if not stores:
+        raise ExerciseFailed(
+            "stream_hinted's SASS has no STG (global store)"
+            + (" and no LDG (global load) either" if not loads else "")
+            + ": the copy never writes dst. Is the store left out, or never called? A load whose "
+              "value is never stored is dead code: the compiler removes it, and your asm with "
+              "it (an asm with outputs and without `volatile` goes when its outputs are unused).")
+    if not loads:
+        raise ExerciseFailed("stream_hinted's SASS has no LDG (global load): does the kernel "
+                             "call your load helper, and is its result stored?")
+    problem = _ldg_problem(loads, source)
+    if problem:
+        raise ExerciseFailed(problem)
+    problem = _copy_problem(ptx_for(source, "sm_90"))
+    if problem:
+        raise ExerciseFailed(problem)
+    done = (f"compiles for sm_90; its SASS loads with {_DEEPEP_LDG} and stores with "
+            f"{', '.join(stores)}; in its PTX every loaded vector is stored whole and in order")
+    from .doctor import has_gpu
+
+    if not has_gpu():
+        return (done + ". No GPU here: compiled and read only, not run (the copy itself, "
+                "and the victim's slowdown, are checked on a GPU)")
+    return done + _run_streaming_on_gpu(source)
+
+
+def _run_streaming_on_gpu(source: str) -> str:
+    """Validate the student's copy exactly, then one interference cell beside the plain one."""
+    import cupy as cp
+
+    from . import deepseek
+    from .gpu import explained, load_module
+
+    cc = str(cp.cuda.Device().compute_capability)
+    if (int(cc[:-1]), int(cc[-1])) < (8, 0):
+        return (f". This GPU is sm_{cc}: .L2::256B needs sm_80 or newer, so it was "
+                f"compiled for sm_90 but not run here")
+    kernel = load_module(source).kernel("stream_hinted")
+    n_vec = 3 * 2**14 + 7  # not a whole number of chunks: the last one is partial
+    src = cp.asarray(np.random.default_rng(5).integers(-2**31, 2**31 - 1, 4 * n_vec,
+                                                      dtype=np.int32))
+    for chunk in (deepseek.CHUNKS[0], deepseek.SIZE_CHUNK):
+        chunk_vec = chunk // 16
+        dst = cp.full(4 * n_vec, -1, dtype=cp.int32)  # poisoned: a word never written stays -1
+        done = cp.zeros(1, dtype=cp.uint32)
+        with explained(f"your stream_hinted at chunk {chunk} bytes"):
+            kernel((4,), (256,), src, dst, np.int64(n_vec), np.int32(chunk_vec), done)
+            cp.cuda.Device().synchronize()
+        got, want = cp.asnumpy(dst), cp.asnumpy(src)
+        if not np.array_equal(got, want):
+            bad = int(np.flatnonzero(got != want)[0])
+            unwritten = " (never written: dst was filled with -1)" if got[bad] == -1 else ""
+            raise ExerciseFailed(
+                f"on the GPU at chunk {chunk} bytes ({n_vec} int4, the last chunk partial) "
+                f"dst[{bad}] (int4 {bad // 4}, word {'xyzw'[bad % 4]}) is {got[bad]}"
+                f"{unwritten}, expected {want[bad]}")
+        chunks = -(-n_vec // chunk_vec)
+        if int(done.get()[0]) != chunks:
+            raise ExerciseFailed(f"on the GPU at chunk {chunk} bytes chunks_done is "
+                                 f"{int(done.get()[0])}, expected {chunks}: one signal per chunk")
+    ex = deepseek.Experiment(stream_bytes=2**28)
+    ex.kernels["hinted"] = kernel
+    buf = ex.victim_buffer(0.75)
+    timings = []
+    for key in ("plain", "hinted"):
+        timings += ex.interference(key, deepseek.SIZE_CHUNK, buf, repeats=5)
+    plain, mine = (deepseek.cells(timings, k)[deepseek.SIZE_CHUNK] for k in ("plain", "hinted"))
+    print(f"On this GPU, a victim re-reading {buf.nbytes / 2**20:.0f} MiB (3/4 of L2) ran "
+          f"x{mine['slowdown']:.2f} slower beside your stream_hinted "
+          f"({mine['bandwidth_with'] / 1e9:,.0f} GB/s) and x{plain['slowdown']:.2f} beside "
+          f"stream_plain ({plain['bandwidth_with'] / 1e9:,.0f} GB/s); chunk 1 MiB, median of "
+          f"5, spread of the ratios {mine['spread']:.2f} and {plain['spread']:.2f}.")
+    return "; on the GPU it copies exactly (poisoned output, a partial last chunk)"
+
+
+def _cell(slowdown: float, bandwidth_with: float, bandwidth_alone: float | None = None) -> dict:
+    """A synthetic cell of the shape :func:`py2ptx.deepseek.cells` returns (GB/s given)."""
+    return {"slowdown": slowdown, "spread": 0.05, "bandwidth_with": bandwidth_with * 1e9,
+            "bandwidth_alone": (bandwidth_alone or bandwidth_with * 1.05) * 1e9}
+
+
+#: Chunk sets that tell the typical wrong rules from the right one: (name, what a wrong rule
+#: does here, cells). Chunk sizes in bytes, bandwidths in GB/s.
+_TUNER_CASES = (
+    ("the fastest chunk hurts the victim most",
+     "picking the best bandwidth alone takes the 4 MiB chunk",
+     {2**16: _cell(1.90, 1500), 2**18: _cell(1.35, 1650), 2**20: _cell(1.60, 1700),
+      2**22: _cell(2.10, 1800)}),
+    ("the gentlest chunk is far too slow",
+     "picking the least slowdown alone takes the 1 KiB chunk, whose stream runs at a "
+     "fiftieth of the best",
+     {2**10: _cell(0.90, 40), 2**14: _cell(1.10, 560), 2**18: _cell(1.50, 1700),
+      2**20: _cell(1.40, 1600)}),
+    ("a chunk at 90.5% of the best bandwidth",
+     "'within 10%' is 10% of the best: a stream at 905 GB/s beside a best of 1000 qualifies "
+     "(bandwidth >= 0.9 x best); measured on the wrong side (best <= 1.1 x bandwidth) it does "
+     "not",
+     {2**16: _cell(1.20, 905), 2**18: _cell(1.60, 1000), 2**20: _cell(1.80, 980)}),
+    ("two chunks slow the victim equally",
+     "on a tie in slowdown the faster stream wins, not the smaller (or first) chunk",
+     {2**16: _cell(1.30, 1550), 2**18: _cell(1.30, 1600), 2**20: _cell(1.70, 1650)}),
+    ("bandwidth beside the victim, not alone",
+     "the rule reads the stream's bandwidth beside the victim (bandwidth_with): alone, the "
+     "4 MiB chunk looks fast enough, but beside the victim it is not",
+     {2**18: _cell(1.60, 1700, 1750), 2**20: _cell(1.45, 1600, 1720),
+      2**22: _cell(1.20, 1300, 1700)}),
+    ("one chunk measured", "with one chunk there is nothing to choose",
+     {2**20: _cell(2.00, 1500)}),
+)
+
+
+def _tuner_verdict(best_chunk: Callable, by_chunk: dict, case: str, hint: str) -> None:
+    import copy
+
+    from .deepseek import pick_chunk
+
+    given = copy.deepcopy(by_chunk)
+    got = best_chunk(given)
+    want, why = pick_chunk(by_chunk)
+    if isinstance(got, tuple):
+        raise ExerciseFailed(f"case {case!r}: return the chunk size alone (a key of cells, in "
+                             f"bytes), not a tuple; you returned {got!r}")
+    if given != by_chunk:
+        raise ExerciseFailed(f"case {case!r}: best_chunk changed the cells it was given; "
+                             f"read them, do not modify them")
+    if got != want:
+        shown = f"{got:,} bytes" if isinstance(got, int) else repr(got)
+        raise ExerciseFailed(f"case {case!r}: you picked {shown}, the rule picks {want:,} "
+                             f"bytes ({why}). Here, {hint}.")
+
+
+def _check_best_chunk(best_chunk: Callable[[dict], int]) -> str:
+    """``best_chunk(cells)`` against :func:`py2ptx.deepseek.pick_chunk`, synthetic and recorded."""
+    from . import deepseek
+
+    for case, hint, by_chunk in _TUNER_CASES:
+        _tuner_verdict(best_chunk, by_chunk, case, hint)
+    run = deepseek.recorded()
+    if run is None:
+        return (f"agrees with the rule on {len(_TUNER_CASES)} synthetic chunk sets; no "
+                f"recorded run of the experiment in results/, so none on measured data")
+    sweep = run.provenance.get("extra", {}).get("sweep_victim_bytes")
+    checked = []
+    for v in deepseek.VARIANTS:
+        by_chunk = deepseek.cells(run.timings, v.key, sweep)
+        if by_chunk:
+            _tuner_verdict(best_chunk, by_chunk, f"recorded run on {run.device}, {v.key}",
+                           "these are the chunk sweep's measured cells; print them and "
+                           "apply the rule by hand")
+            checked.append(v.key)
+    return (f"agrees with the rule on {len(_TUNER_CASES)} synthetic chunk sets and on the "
+            f"recorded {run.device} run ({', '.join(checked)})")
+
+
+WHY_STALE = {
+    "a": "A .nc load is slower than a plain load, so it reads the data before the "
+         "producer's write has arrived.",
+    "b": "The PTX ISA allows ld.global.nc only on memory that stays read-only for the whole "
+         "kernel, so the memory model says nothing about what it returns while another SM "
+         "writes that memory: no acquire makes it see the write. In practice an old value "
+         "waits in the reading SM's own L1, which other SMs' writes do not update; "
+         ".L1::no_allocate keeps the data out of L1, so each read goes to L2, where every "
+         "SM's writes meet.",
+    "c": "The .L2::256B prefetch fetches 256 bytes early, and those early bytes are the stale "
+         "ones; .L1::no_allocate switches the prefetch off.",
+    "d": ".nc loads skip L2 and read DRAM, which still holds the old value; "
+         ".L1::no_allocate sends them through L2.",
+}
+
+
+def _stale_line() -> str:
+    """The recorded run's stale reads after a relaxed poll, in one clause ('' without one)."""
+    from .deepseek import recorded
+
+    run = recorded()
+    rows = [r for r in (run.provenance.get("extra", {}).get("stale_reads", []) if run else [])
+            if r.get("poll") == "ld.relaxed.gpu" and "stale" in r]
+    if not rows:
+        return ""
+    return ("; recorded on " + run.device + " after a relaxed poll: " + ", ".join(
+        f"{r['load']} stale {r['stale']:,} of {r['checked']:,}" for r in rows))
+
+
+def _check_why_stale(answer_fn: Callable[[], str]) -> str:
+    answer = str(answer_fn()).strip().lower()
+    if answer not in WHY_STALE:
+        raise ExerciseFailed(f"answer with one letter of {', '.join(WHY_STALE)}; got {answer!r}")
+    if answer != "b":
+        hints = {"a": "a slower load would see more fresh data, not less; and "
+                      "ld.global.nc.L1::no_allocate -- a .nc load just the same -- was never "
+                      "stale in notebook 05.",
+                 "c": "ld.global.nc.L1::no_allocate has no .L2::256B, and it was never stale "
+                      "either. What does ld.global.nc (stale) do that it does not?",
+                 "d": "every global load on an NVIDIA GPU passes through L2, the cache all "
+                      "SMs share. Which cache belongs to one SM alone?"}
+        raise ExerciseFailed(f"not ({answer}). Hint: {hints[answer]}")
+    return ("outside the memory model nothing is promised; what you measured is the SM's own "
+            "L1 keeping an old copy" + _stale_line())
+
+
+lab05 = SimpleNamespace(
+    streaming_source=Exercise("Lab 05", "a cache-hinted load in inline PTX",
+                              "streaming_source() returns CUDA C whose stream_hinted(...) "
+                              "loads with ld.global.nc.L1::no_allocate.L2::256B.v4.s32 in asm",
+                              _check_streaming_source, budget_s=180.0),
+    best_chunk=Exercise("Lab 05", "the chunk auto-tuner",
+                        "best_chunk(cells) returns the chunk size (bytes) that "
+                        "deepseek.PICK_RULE picks", _check_best_chunk),
+    why_stale=Exercise("Lab 05", "why .nc reads can be stale",
+                       "why_stale() returns the letter of the right explanation",
+                       _check_why_stale),
+)
