@@ -565,19 +565,26 @@ def recorded():
 def measured(progress=print):
     """The experiment's numbers for notebook 05: ``(timings, extra, where)``.
 
-    Live on a GPU (about a minute on an H200), else the latest recorded run with its
-    provenance in ``where``; with neither, ``(None, None, message)`` saying so plainly.
+    Live on a GPU (unless ``PY2PTX_SHARED_GPU`` says it is shared), else the latest
+    recorded run with its provenance in ``where``; with neither, ``(None, None, message)``
+    saying so plainly.
     """
     from .doctor import gpu_info, has_gpu, machine_label
     from .results import no_run_message
+    from .settings import shared_gpu
 
+    why = ""
     if has_gpu():
-        timings, extra = run_experiment(progress=progress)
-        return timings, extra, f"{gpu_info()['name']}, live, with {machine_label()}"
+        if not shared_gpu():
+            timings, extra = run_experiment(progress=progress)
+            return timings, extra, f"{gpu_info()['name']}, live, with {machine_label()}"
+        why = ("PY2PTX_SHARED_GPU is set: on a GPU shared with other users this experiment "
+               "would measure their kernels too, and disturb them; showing the recorded "
+               "run instead. ")
     run = recorded()
     if run is None:
-        return None, None, no_run_message(RUN_NAME)
-    return run.timings, run.provenance.get("extra", {}), run.describe()
+        return None, None, why + no_run_message(RUN_NAME)
+    return run.timings, run.provenance.get("extra", {}), why + run.describe()
 
 
 def findings(timings: list[Timing], extra: dict) -> dict[str, list[str]]:

@@ -25,3 +25,14 @@ def scale() -> int:
 def sizes(*base: int) -> list[int]:
     """The default problem sizes ``base``, each multiplied by :func:`scale`."""
     return [n * scale() for n in base]
+
+
+def shared_gpu() -> bool:
+    """``PY2PTX_SHARED_GPU=1``: this GPU is shared with other users (a hub).
+
+    Notebook 05's interference experiment measures what other kernels do to a victim;
+    on a GPU other students are using at the same moment it would measure them too, and
+    disturb their timings. With this set, notebook 05 shows the recorded run instead and
+    says why. Nothing else changes.
+    """
+    return os.environ.get("PY2PTX_SHARED_GPU", "0") not in ("", "0")

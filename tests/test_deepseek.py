@@ -184,3 +184,13 @@ def test_a_variant_that_copies_wrongly_is_caught(fake_gpu, monkeypatch):
     with pytest.raises(AssertionError, match="stream_evict_first at chunk 1024 bytes copied "
                                              "wrongly: element 0 is -1"):
         ex.validate()
+
+
+def test_a_shared_gpu_shows_the_recorded_run_and_says_why(fake_gpu, monkeypatch):
+    import fake_cupy
+
+    monkeypatch.setattr(fake_cupy, "PYTHON_KERNELS", _stand_ins([]))
+    monkeypatch.setenv("PY2PTX_SHARED_GPU", "1")
+    timings, extra, where = deepseek.measured()
+    assert timings is None and extra is None  # the test's results folder is empty
+    assert where.startswith("PY2PTX_SHARED_GPU is set") and "No GPU run named" in where
