@@ -782,7 +782,8 @@ def _stale_line() -> str:
 
     run = recorded()
     rows = [r for r in (run.provenance.get("extra", {}).get("stale_reads", []) if run else [])
-            if r.get("poll") == "ld.relaxed.gpu" and "stale" in r]
+            if r.get("poll") == "ld.relaxed.gpu" and "stale" in r
+            and r.get("load", "").startswith("ld.global.nc")]
     if not rows:
         return ""
     return ("; recorded on " + run.device + " after a relaxed poll: " + ", ".join(
