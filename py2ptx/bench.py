@@ -11,10 +11,11 @@ host<->device copies are timed on their own (:func:`py2ptx.gpusorts.time_transfe
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from .checks import check_sorted, random_keys
 from .ladder import rung
-from .timing import Timing, format_seconds, format_speedup, time_cpu, time_gpu
+from .timing import Timing, format_seconds, format_speedup, refuse_simulator, time_cpu, time_gpu
 
 #: The GPU check's plan: rung key -> (sizes n, repeats). Sized so the whole check
 #: stays well under 8 minutes on an H200: the launch-per-phase rungs pay n launches
@@ -308,29 +309,193 @@ def ladder_report(timings: dict[str, Timing], skipped: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def _split(timings: dict[str, Timing]) -> list[str]:
-    """Rung 1 -> fastest rung, split into the best without changing the algorithm and
-    what changing the algorithm added on top (the two kinds of :mod:`py2ptx.ladder`)."""
+@dataclass(frozen=True)
+class SpeedupSplit:
+    """Rung 1 -> the fastest rung, split by the two kinds of :mod:`py2ptx.ladder`.
+
+    ``same_algorithm`` is rung 1 over the fastest rung that keeps bubble sort's
+    compare-and-swaps (``same``); ``algorithm_change`` is what the fastest rung of all
+    (``best``) adds on top of that. Their product is ``total``. The step-by-step speedups
+    down the table are deliberately not multiplied: going back from ``np.sort``
+    (O(n log n)) to an O(n^2) GPU rung would be blamed on the same-algorithm rungs.
+    """
+
+    base: str  # rung 1's key
+    same: str  # the fastest baseline or same-algorithm rung
+    best: str  # the fastest rung of all
+    same_algorithm: float  # t(base) / t(same)
+    algorithm_change: float  # t(same) / t(best), never below 1
+    total: float  # t(base) / t(best)
+
+
+def speedup_split(timings: dict[str, Timing]) -> SpeedupSplit | None:
+    """Where the speedup comes from, as data (:func:`ladder_report` prints it, notebook 06
+    tables and plots it per layer): None without rung 1, python_bubble."""
     if "python_bubble" not in timings:
-        return ["(Where the speedup comes from needs rung 1, python_bubble.)"]
+        return None
 
     def fastest(kinds):
         ran = [k for k in timings if rung(k).kind in kinds]
-        return min(ran, key=lambda k: timings[k].median)
+        return min(ran, key=lambda k: (timings[k].median, rung(k).number))
 
-    base = timings["python_bubble"].median
     best = fastest(("baseline", "same-algorithm", "algorithm-change"))
     same = fastest(("baseline", "same-algorithm"))
+    t_base = timings["python_bubble"].median
     t_best, t_same = timings[best].median, timings[same].median
+    return SpeedupSplit("python_bubble", same, best, t_base / t_same, t_same / t_best,
+                        t_base / t_best)
+
+
+def _split(timings: dict[str, Timing]) -> list[str]:
+    """:func:`speedup_split` as the lines of :func:`ladder_report`."""
+    split = speedup_split(timings)
+    if split is None:
+        return ["(Where the speedup comes from needs rung 1, python_bubble.)"]
+    best, same = split.best, split.same
     return [
         f"Where the speedup comes from: rung 1 -> the fastest rung here, "
-        f"{rung(best).number}. {best}: {format_speedup(base / t_best)}",
+        f"{rung(best).number}. {best}: {format_speedup(split.total)}",
         f"  same algorithm (bubble sort's compare-and-swaps, better use of the machine): "
-        f"{format_speedup(base / t_same)}  (best: {rung(same).number}. {same})",
-        f"  algorithm change, on top of that: {format_speedup(t_same / t_best)}"
+        f"{format_speedup(split.same_algorithm)}  (best: {rung(same).number}. {same})",
+        f"  algorithm change, on top of that: {format_speedup(split.algorithm_change)}"
         + ("  (no rung that changes the algorithm beat it here)" if best == same
            else f"  ({rung(best).number}. {best} over {rung(same).number}. {same})"),
     ]
+
+
+# --------------------------------------------------------------------------- notebook 06
+
+
+@dataclass(frozen=True)
+class LayerStep:
+    """One layer of the stack in :func:`layer_split` (notebook 06)."""
+
+    layer: str  # a key of py2ptx.stack.LAYERS
+    rungs: tuple[str, ...]  # the rungs written at this layer that ran, in ladder order
+    split: SpeedupSplit | None  # over every rung that ran at this layer or above it
+    same_step: float | None  # what this layer's rungs added without changing the algorithm
+    total_step: float | None  # what they added to the fastest time so far
+
+
+def layer_split(timings: dict[str, Timing]) -> list[LayerStep]:
+    """The speedup down the stack: for each layer of :data:`py2ptx.stack.LAYERS`, top to
+    bottom, :func:`speedup_split` over every rung that ran at that layer or above it.
+
+    Taught in notebook 06. Each row splits rung 1 -> the fastest rung so far into the
+    same-algorithm part and the algorithm change on top (the rule of :func:`ladder_report`,
+    never a product of step-by-step speedups). ``same_step`` and ``total_step`` say how much
+    faster this layer's own rungs made the best same-algorithm time and the best time of
+    all (x1 when they made neither faster; None at a layer where none of its rungs ran,
+    at the first layer with rung 1, and without rung 1).
+    """
+    from .stack import LAYERS
+
+    refuse_simulator(timings.values())
+    steps: list[LayerStep] = []
+    so_far: dict[str, Timing] = {}
+    previous: SpeedupSplit | None = None
+    for layer in LAYERS:
+        here = tuple(k for k in sorted(timings, key=lambda k: rung(k).number)
+                     if rung(k).layer == layer)
+        so_far.update({k: timings[k] for k in here})
+        split = speedup_split(so_far)
+        same_step = total_step = None
+        if here and split is not None and previous is not None:
+            same_step = split.same_algorithm / previous.same_algorithm
+            total_step = split.total / previous.total
+        steps.append(LayerStep(layer, here, split, same_step, total_step))
+        previous = split or previous
+    return steps
+
+
+def layer_table(timings: dict[str, Timing], skipped: dict[str, str] | None = None) -> str:
+    """:func:`layer_split` as a Markdown table (notebook 06): one row per layer of the
+    stack, the rungs written there that did not run named with the reason's first word."""
+    from .ladder import RUNGS
+    from .stack import LAYERS
+
+    skipped = skipped or {}
+    rows = ["| layer | rungs written here | same algorithm, down to here | algorithm change "
+            "on top | = fastest so far, × rung 1 | this layer's own rungs added |",
+            "|---|---|---|---|---|---|"]
+    for step in layer_split(timings):
+        registered = [r for r in RUNGS if r.layer == step.layer]
+        if not registered:
+            rows.append(f"| {LAYERS[step.layer].title} | no rung is written at this layer "
+                        f"| | | | |")
+            continue
+        ran = ", ".join(str(rung(k).number) for k in step.rungs) or "none"
+        not_run = [r for r in registered if r.key not in step.rungs]
+        if not_run:
+            ran += "; not run: " + ", ".join(
+                f"{r.number} ({skipped.get(r.key, 'not measured').split(':')[0]})"
+                for r in not_run)
+        s = step.split
+        if s is None:
+            rows.append(f"| {LAYERS[step.layer].title} | {ran} | needs rung 1 | | | |")
+            continue
+        change = ("×1 (none beat it)" if s.best == s.same
+                  else f"{format_speedup(s.algorithm_change)} ({rung(s.best).number}. {s.best})")
+        added = ("—" if step.same_step is None
+                 else f"same algorithm {format_speedup(step.same_step)}, "
+                      f"fastest {format_speedup(step.total_step)}")
+        rows.append(f"| {LAYERS[step.layer].title} | {ran} | "
+                    f"{format_speedup(s.same_algorithm)} ({rung(s.same).number}. {s.same}) | "
+                    f"{change} | {format_speedup(s.total)} ({rung(s.best).number}. {s.best}) "
+                    f"| {added} |")
+    return "\n".join(rows)
+
+
+def recorded_ladder(run) -> dict[str, Timing]:
+    """The rungs of a recorded ``ladder`` run (:func:`py2ptx.results.latest_run`), by key,
+    in ladder order: what notebook 06 puts beside this machine's ladder."""
+    from .ladder import RUNGS
+
+    keys = [r.key for r in RUNGS]
+    ladder = {t.label: t for t in sorted((t for t in run.timings if t.label in keys),
+                                         key=lambda t: keys.index(t.label))}
+    ns = {t.n for t in ladder.values()}
+    if len(ns) > 1:
+        raise ValueError(f"run {run.name!r} holds the rungs at several n ({sorted(ns)}); "
+                         f"a ladder compares them at one")
+    return ladder
+
+
+def ladder_beside(here: dict[str, Timing], skipped: dict[str, str],
+                  there: dict[str, Timing], here_name: str, there_name: str) -> str:
+    """Every rung on two machines side by side, as a Markdown table (notebook 06).
+
+    ``here``/``skipped`` come from :func:`ladder_at` on this machine, ``there`` from a
+    recorded run (:func:`recorded_ladder`). A rung that did not run here says why; a
+    simulator time is never shown as a time. Speedups are over rung 1 on the same machine.
+    """
+    from .ladder import RUNGS
+    from .stack import LAYERS
+
+    def n_of(timings):
+        ns = {t.n for t in timings.values()}
+        return f", n = {ns.pop():,}" if len(ns) == 1 else ""
+
+    def cell(timings, key, missing):
+        t = timings.get(key)
+        if t is None:
+            return missing, ""
+        if t.where == "simulator":
+            return "simulator: correct, not speed", ""
+        base = timings.get("python_bubble")
+        speed = format_speedup(base.median / t.median) if base else ""
+        return f"{format_seconds(t.median)} (IQR {format_seconds(t.spread)})", speed
+
+    rows = [f"| # | rung | layer | kind | {here_name}{n_of(here)} | × rung 1 | "
+            f"{there_name}{n_of(there)} | × rung 1 |", "|---|---|---|---|---|---|---|---|"]
+    for r in RUNGS:
+        why = skipped.get(r.key)
+        mine = cell(here, r.key, f"not run here ({why.split(':')[0]})" if why else "not run")
+        theirs = cell(there, r.key, "not in the run")
+        rows.append(f"| {r.number} | {r.title} ({r.device.upper()}) | {LAYERS[r.layer].title} | "
+                    f"{r.kind} | "
+                    f"{mine[0]} | {mine[1]} | {theirs[0]} | {theirs[1]} |")
+    return "\n".join(rows)
 
 
 class TextProgress:

@@ -14,19 +14,12 @@ from matplotlib.patches import FancyBboxPatch
 from .ladder import rung
 from .stack import LAYERS
 from .timing import Timing, fit_power_law, format_seconds, format_speedup
+from .timing import refuse_simulator as _refuse_simulator
 
 KIND_COLORS = {"baseline": "#7f7f7f", "same-algorithm": "#1f77b4",
                "algorithm-change": "#d62728"}
 MODE_COLORS = {"runs": "#c7e9c0", "produced": "#fde0a0", "absent": "#eeeeee",
                "CPU only": "#c7e9c0", None: "#dde8f5"}
-
-
-def _refuse_simulator(timings) -> None:
-    """Simulator times are correct-result runs on CPU threads: never plotted as speed."""
-    bad = [t.label for t in timings if t.where == "simulator"]
-    if bad:
-        raise ValueError(f"{', '.join(bad)}: simulator timings are not GPU speed and are "
-                         f"never plotted; measure on a GPU or show a recorded run")
 
 
 def stack_diagram(highlight: str | None = None, modes: dict | None = None, ax=None):
@@ -255,3 +248,83 @@ def chunk_sweep(by_variant: dict[str, dict[int, dict]], picks: dict[str, int], m
     top.legend(fontsize=8, title="stream variant", title_fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- notebook 06
+
+SPLIT_COLORS = {"same algorithm (low-level optimization)": KIND_COLORS["same-algorithm"],
+                "algorithm change on top (co-optimization)": KIND_COLORS["algorithm-change"]}
+
+
+def speedup_by_layer(panels: dict[str, dict[str, Timing]]):
+    """Speedup over rung 1 down the stack, split by kind, one panel per machine (notebook 06).
+
+    ``panels`` maps the machine a ladder was measured on (the panel's title says so) to
+    its rung timings at one n. Each layer of the stack that holds a rung gets one bar from
+    ×1, using every rung that ran at that layer or above it (:func:`py2ptx.bench.layer_split`):
+    blue up to the best speedup without changing the algorithm, red on top for what the
+    algorithm change added. On the log axis the two lengths add up to the total, as the
+    two factors multiply to it. A layer none of whose rungs ran is named, not drawn.
+    """
+    from .bench import layer_split
+    from .ladder import RUNGS
+
+    if not panels:
+        raise ValueError("speedup_by_layer needs at least one machine's ladder")
+    layers = [key for key in LAYERS if any(r.layer == key for r in RUNGS)]
+    fig, axes = plt.subplots(len(panels), 1, sharex=True, squeeze=False,
+                             figsize=(11, (0.62 * len(layers) + 1.25) * len(panels)))
+    top = 1.0
+    for ax, (machine, timings) in zip(axes[:, 0], panels.items(), strict=True):
+        _refuse_simulator(timings.values())
+        ns = {t.n for t in timings.values()}
+        if len(ns) != 1:
+            raise ValueError(f"{machine}: a ladder compares rungs at one n; got n = {sorted(ns)}")
+        if "python_bubble" not in timings:
+            raise ValueError(f"{machine}: the speedups are over rung 1, python_bubble, "
+                             f"which is not among the timings")
+        steps = {s.layer: s for s in layer_split(timings)}
+        y = list(range(len(layers)))[::-1]
+        for yi, key in zip(y, layers, strict=True):
+            step, s = steps[key], steps[key].split
+            if not step.rungs:
+                missing = ", ".join(f"{r.number}. {r.key}" for r in RUNGS if r.layer == key)
+                ax.text(1.0, yi, f"  none of its rungs ran here ({missing})", va="center",
+                        fontsize=8, style="italic")
+                continue
+            colors = list(SPLIT_COLORS.values())
+            ax.barh(yi, s.same_algorithm - 1, left=1, color=colors[0], height=0.6)
+            ax.barh(yi, s.total - s.same_algorithm, left=s.same_algorithm, color=colors[1],
+                    height=0.6)
+            label = (f"{format_speedup(s.same_algorithm)} ({rung(s.same).number}. {s.same})"
+                     if s.best == s.same else
+                     f"{format_speedup(s.same_algorithm)} ({rung(s.same).number}. {s.same}), "
+                     f"then {format_speedup(s.algorithm_change)} ({rung(s.best).number}. "
+                     f"{s.best}): {format_speedup(s.total)} in all")
+            ax.text(max(s.total, 1.0) * 1.15, yi, label, va="center", fontsize=8)
+            top = max(top, s.total)
+        ax.set_yticks(y, [f"{LAYERS[k].title}\n({_rung_numbers(k)})" for k in layers],
+                      fontsize=9)
+        ax.set_ylim(-0.6, len(layers) - 0.4)
+        ax.axvline(1, color="black", lw=0.8)
+        ax.set_title(textwrap.fill(f"measured on {machine}; sorting n = {ns.pop():,} int32 "
+                                   f"keys", 110), fontsize=9)
+        ax.grid(True, axis="x", which="major", alpha=0.3)
+    ax = axes[-1, 0]
+    ax.set_xscale("log")
+    # Room right of the longest bar for its label (a fixed width in points).
+    ax.set_xlim(0.7, top * 10**5)
+    ax.set_xlabel("speedup over rung 1, using every rung down to that layer (log scale)")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in SPLIT_COLORS.values()]
+    fig.legend(handles, list(SPLIT_COLORS), loc="lower center", ncol=2, fontsize=8,
+               frameon=False, bbox_to_anchor=(0.5, 0))
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def _rung_numbers(layer: str) -> str:
+    """``"rung 1"`` or ``"rungs 2, 3, 4"``: the rungs written at one layer of the stack."""
+    from .ladder import RUNGS
+
+    numbers = [str(r.number) for r in RUNGS if r.layer == layer]
+    return ("rung " if len(numbers) == 1 else "rungs ") + ", ".join(numbers)

@@ -90,6 +90,15 @@ class Timing:
                    d.get("n"), {k: v for k, v in d.items() if k not in known})
 
 
+def refuse_simulator(timings) -> None:
+    """Simulator times are correct-result runs on CPU threads: never shown as speed, in a
+    plot (:mod:`py2ptx.plots`) or a table (:func:`py2ptx.bench.layer_split`)."""
+    bad = [t.label for t in timings if t.where == "simulator"]
+    if bad:
+        raise ValueError(f"{', '.join(bad)}: simulator timings are not GPU speed and are "
+                         f"never shown as speed; measure on a GPU or show a recorded run")
+
+
 def time_cpu(fn: Callable, *args, repeats: int = 5, warmup: int = 1,
              min_sample_s: float = 0.02, label: str = "", n: int | None = None) -> Timing:
     """Time ``fn(*args)`` on the CPU with :mod:`timeit`: median of ``repeats`` samples.

@@ -298,3 +298,109 @@ def test_speedups_and_slowdowns_read_as_factors(x, text):
     from py2ptx.timing import format_speedup
 
     assert format_speedup(x) == text
+
+
+# --------------------------------------------------------------------------- notebook 06
+
+
+def _t(key, seconds, n=100, where="cpu", spread=0.0):
+    return Timing((seconds - spread, seconds, seconds + spread), label=key, where=where, n=n)
+
+
+#: A made-up ladder where the fastest rung changes the algorithm (np.sort) and the PTX rung
+#: is the fastest same-algorithm one: rung 1 1 s, C 10 ms, GPU shared 2 ms, PTX 1 ms, np.sort 10 µs.
+LADDER_06 = {"python_bubble": _t("python_bubble", 1.0), "c_bubble_scalar": _t("c_bubble_scalar", 1e-2),
+             "numpy_sort": _t("numpy_sort", 1e-5), "odd_even_shared": _t("odd_even_shared", 2e-3, where="gpu"),
+             "odd_even_inline_ptx": _t("odd_even_inline_ptx", 1e-3, where="gpu")}
+
+
+def test_speedup_split_is_the_report_split_as_data():
+    s = bench.speedup_split(LADDER_06)
+    assert (s.base, s.same, s.best) == ("python_bubble", "odd_even_inline_ptx", "numpy_sort")
+    assert s.same_algorithm == pytest.approx(1000)
+    assert s.algorithm_change == pytest.approx(100)
+    assert s.total == pytest.approx(s.same_algorithm * s.algorithm_change) == pytest.approx(1e5)
+    assert bench.speedup_split({"numpy_sort": LADDER_06["numpy_sort"]}) is None
+    # ladder_report prints exactly these factors.
+    text = bench.ladder_report(LADDER_06, {})
+    assert "the fastest rung here, 5. numpy_sort: ×100,000" in text
+    assert re.search(r"same algorithm .*: ×1,000 +\(best: 11\. odd_even_inline_ptx\)", text)
+
+
+def test_layer_split_goes_down_the_stack_without_multiplying_steps():
+    from py2ptx.stack import LAYERS
+
+    steps = bench.layer_split(LADDER_06)
+    assert [s.layer for s in steps] == list(LAYERS)
+    by = {s.layer: s for s in steps}
+    assert by["application"].rungs == ("python_bubble",)
+    assert by["application"].split.total == pytest.approx(1)
+    assert by["application"].same_step is None
+    comp = by["compilers"]
+    assert comp.rungs == ("c_bubble_scalar", "numpy_sort", "odd_even_shared")
+    assert (comp.split.same, comp.split.best) == ("odd_even_shared", "numpy_sort")
+    assert comp.split.same_algorithm == pytest.approx(500)
+    assert comp.split.algorithm_change == pytest.approx(200)
+    # The PTX rung halves the best same-algorithm time but not the fastest time: the
+    # algorithm-change factor shrinks to keep the product, never blamed on a step.
+    ptx = by["ptx"]
+    assert ptx.rungs == ("odd_even_inline_ptx",)
+    assert ptx.same_step == pytest.approx(2) and ptx.total_step == pytest.approx(1)
+    assert ptx.split.algorithm_change == pytest.approx(100)
+    assert ptx.split.total == pytest.approx(comp.split.total)
+    # Layers where no rung ran carry the split down and add nothing of their own.
+    for layer in ("runtime", "sass", "hardware"):
+        assert by[layer].rungs == () and by[layer].same_step is None
+    assert by["hardware"].split == ptx.split
+
+
+def test_layer_split_without_rung_1_or_with_a_simulator_time():
+    steps = bench.layer_split({"numpy_sort": LADDER_06["numpy_sort"]})
+    assert all(s.split is None and s.same_step is None for s in steps)
+    with pytest.raises(ValueError, match="simulator"):
+        bench.layer_split({**LADDER_06, "odd_even_numba": _t("odd_even_numba", 1e-3,
+                                                             where="simulator")})
+
+
+def test_layer_table_names_every_layer_and_the_rungs_not_run():
+    timings = {k: t for k, t in LADDER_06.items() if k != "odd_even_inline_ptx"}
+    text = bench.layer_table(timings, {"odd_even_inline_ptx": "compile-only: no GPU here"})
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines()[2:]}
+    assert list(rows) == ["Application", "Languages and compilers", "CUDA runtime and driver",
+                          "PTX (virtual ISA)", "SASS (machine code)", "Hardware"]
+    assert "no rung is written at this layer" in rows["CUDA runtime and driver"]
+    assert "| none; not run: 11 (compile-only) |" in rows["PTX (virtual ISA)"]
+    assert "×500 (8. odd_even_shared)" in rows["Languages and compilers"]
+    assert "×200 (5. numpy_sort)" in rows["Languages and compilers"]
+    assert "; not run: 2 (not measured), 4 (not measured), 6 (not measured)" \
+        in rows["Languages and compilers"]
+    assert rows["PTX (virtual ISA)"].endswith("| — |")  # nothing ran there, so nothing added
+
+
+def _run(timings):
+    return results.Run("ladder", {"machine": {"gpu": "Test GPU", "cpu": "Test CPU"}}, timings)
+
+
+def test_recorded_ladder_keeps_the_rungs_in_ladder_order():
+    timings = [LADDER_06["numpy_sort"], Timing((1e-4,), label="h2d", where="gpu", n=100),
+               LADDER_06["python_bubble"]]
+    assert list(bench.recorded_ladder(_run(timings))) == ["python_bubble", "numpy_sort"]
+    with pytest.raises(ValueError, match="several n"):
+        bench.recorded_ladder(_run([*timings, _t("c_bubble_scalar", 1e-2, n=200)]))
+
+
+def test_ladder_beside_shows_both_machines_and_why_a_rung_did_not_run():
+    here = {k: LADDER_06[k] for k in ("python_bubble", "c_bubble_scalar", "numpy_sort")}
+    here["numba_bubble"] = _t("numba_bubble", 1e-3, where="simulator")
+    there = {"python_bubble": _t("python_bubble", 2.0), "odd_even_shared": LADDER_06["odd_even_shared"]}
+    text = bench.ladder_beside(here, {"odd_even_shared": "compile-only: no GPU"}, there,
+                               "here", "there")
+    lines = text.splitlines()
+    assert lines[0].startswith("| # | rung | layer | kind | here, n = 100 | × rung 1 | there, n = 100 |")
+    rows = {int(line.split(" | ")[0].lstrip("| ")): line for line in lines[2:]}
+    assert list(rows) == [r.number for r in ladder.RUNGS]
+    assert "| 1 s (IQR 0 ns) | ×1 | 2 s (IQR 0 ns) | ×1 |" in rows[1]
+    assert "| 10 ms (IQR 0 ns) | ×100 | not in the run |  |" in rows[3]
+    assert "simulator: correct, not speed |  |" in rows[4]  # never a time
+    assert "| not run here (compile-only) |  | 2 ms (IQR 0 ns) | ×1,000 |" in rows[8]
+    assert "| not run |  | not in the run |  |" in rows[9]

@@ -347,6 +347,45 @@ def test_time_vs_n_without_fit():
     assert not any("n^" in t for t in legend)
 
 
+def _layer_ladder(n=100, where="cpu"):
+    return {"python_bubble": Timing((1.0,), n=n), "c_bubble_scalar": Timing((1e-2,), n=n),
+            "numpy_sort": Timing((1e-5,), n=n),
+            "odd_even_inline_ptx": Timing((1e-3,), label="odd_even_inline_ptx", where=where, n=n)}
+
+
+def test_speedup_by_layer_stacks_the_two_kinds_per_layer_and_names_each_machine():
+    only_cpu = {k: t for k, t in _layer_ladder().items() if k != "odd_even_inline_ptx"}
+    fig = plots.speedup_by_layer({"machine A": only_cpu, "machine B": _layer_ladder()})
+    a, b = fig.axes
+    assert "measured on machine A" in a.get_title() and "n = 100" in a.get_title()
+    assert "measured on machine B" in b.get_title()
+    assert b.get_xscale() == "log"
+    ticks = sorted(b.get_yticklabels(), key=lambda t: -t.get_position()[1])
+    assert [t.get_text() for t in ticks] == [  # top to bottom, down the stack
+        "Application\n(rung 1)", "Languages and compilers\n(rungs 2, 3, 4, 5, 6, 7, 8, 9, 10)",
+        "PTX (virtual ISA)\n(rung 11)"]
+    # On B, the PTX layer: blue from 1 to x1000 (rung 11), red on to x100,000 (np.sort).
+    blue, red = [p for p in b.patches if p.get_y() < 0.5][:2]
+    assert (blue.get_x(), blue.get_x() + blue.get_width()) == pytest.approx((1, 1000))
+    assert (red.get_x(), red.get_x() + red.get_width()) == pytest.approx((1000, 1e5))
+    texts = [t.get_text() for t in a.texts]
+    assert any("none of its rungs ran here (11. odd_even_inline_ptx)" in t for t in texts)
+    assert any(t.endswith("×100,000 in all") for t in [t.get_text() for t in b.texts])
+
+
+def test_speedup_by_layer_refuses_simulator_times_mixed_n_and_no_rung_1():
+    with pytest.raises(ValueError, match="simulator"):
+        plots.speedup_by_layer({"m": _layer_ladder(where="simulator")})
+    mixed = _layer_ladder()
+    mixed["numpy_sort"] = Timing((1e-5,), n=200)
+    with pytest.raises(ValueError, match="one n"):
+        plots.speedup_by_layer({"m": mixed})
+    with pytest.raises(ValueError, match="rung 1"):
+        plots.speedup_by_layer({"m": {"numpy_sort": Timing((1e-5,), n=100)}})
+    with pytest.raises(ValueError, match="at least one"):
+        plots.speedup_by_layer({})
+
+
 # --------------------------------------------------------------------------- settings
 
 
