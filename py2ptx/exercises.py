@@ -508,6 +508,8 @@ _LDG_PARTS = {
     "128": (".v4.s32", "one 16-byte load per int4"),
 }
 _DEEPEP_LD = "ld.global.nc.L1::no_allocate.L2::256B.v4.s32"
+#: The interference cell's stream: 256 MiB, over 4x an H200's L2, a few ms per launch.
+_GPU_STREAM_BYTES = 2**28
 _STREAM_SIGNATURE = ("const int4 *src, int4 *dst, long long n_vec, int chunk_vec, "
                      "unsigned int *chunks_done")
 _STREAM_PARAMS = ["int4 *src", "int4 *dst", "long long n_vec", "int chunk_vec",
@@ -666,14 +668,14 @@ def _run_streaming_on_gpu(source: str) -> str:
         if int(done.get()[0]) != chunks:
             raise ExerciseFailed(f"on the GPU at chunk {chunk} bytes chunks_done is "
                                  f"{int(done.get()[0])}, expected {chunks}: one signal per chunk")
-    ex = deepseek.Experiment(stream_bytes=2**28)
+    ex = deepseek.Experiment(stream_bytes=_GPU_STREAM_BYTES)
     ex.kernels["hinted"] = kernel
     buf = ex.victim_buffer(0.75)
     timings = []
     for key in ("plain", "hinted"):
         timings += ex.interference(key, deepseek.SIZE_CHUNK, buf, repeats=5)
     plain, mine = (deepseek.cells(timings, k)[deepseek.SIZE_CHUNK] for k in ("plain", "hinted"))
-    print(f"On this GPU, a victim re-reading {buf.nbytes / 2**20:.0f} MiB (3/4 of L2) ran "
+    print(f"On this GPU, a victim re-reading {buf.nbytes / 2**20:,.1f} MiB (3/4 of L2) ran "
           f"x{mine['slowdown']:.2f} slower beside your stream_hinted "
           f"({mine['bandwidth_with'] / 1e9:,.0f} GB/s) and x{plain['slowdown']:.2f} beside "
           f"stream_plain ({plain['bandwidth_with'] / 1e9:,.0f} GB/s); chunk 1 MiB, median of "

@@ -7,7 +7,8 @@ import pytest
 
 from py2ptx.cbuild import CCompileError
 from py2ptx.checks import standard_cases
-from py2ptx.exercises import ExerciseFailed, count_inversions, lab01, lab02
+from py2ptx.cudatools import CudaCompileError
+from py2ptx.exercises import ExerciseFailed, count_inversions, lab01, lab02, lab05
 
 # --------------------------------------------------------------------------- answers
 
@@ -123,7 +124,7 @@ def test_count_inversions_counts_bubble_sort_swaps(keys):
 
 
 def test_every_exercise_names_its_lab_and_task():
-    for lab, exercises in (("Lab 01", lab01), ("Lab 02", lab02)):
+    for lab, exercises in (("Lab 01", lab01), ("Lab 02", lab02), ("Lab 05", lab05)):
         for exercise in vars(exercises).values():
             assert exercise.lab == lab
             assert exercise.name and exercise.task
@@ -298,3 +299,308 @@ def test_lab02_why_slower_wrong_letter_gets_a_hint(answer, hint):
 def test_lab02_why_slower_needs_one_letter():
     with pytest.raises(AssertionError, match="one letter"):
         lab02.why_slower.check(lambda: "store forwarding")
+
+
+
+# --------------------------------------------------------------------------- lab 05
+
+DEEPEP_LD = "ld.global.nc.L1::no_allocate.L2::256B.v4.s32"
+
+STREAM_HELPERS = r"""
+__device__ __forceinline__ int4 load_streaming(const int4 *p)
+{
+    int4 v;
+    asm("ld.global.nc.L1::no_allocate.L2::256B.v4.s32 {%0, %1, %2, %3}, [%4];"
+        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+        : "l"(p));
+    return v;
+}
+
+__device__ __forceinline__ void store_streaming(int4 *p, int4 v)
+{
+    *p = v;
+}
+"""
+
+STREAM_KERNEL = r"""
+#define UNROLL 4
+
+extern "C" __global__ void stream_hinted(const int4 *src, int4 *dst, long long n_vec,
+                                         int chunk_vec, unsigned int *chunks_done)
+{
+    const long long chunks = (n_vec + chunk_vec - 1) / chunk_vec;
+    const long long step = (long long)UNROLL * blockDim.x;
+    for (long long c = blockIdx.x; c < chunks; c += gridDim.x) {
+        const long long begin = c * chunk_vec;
+        const long long end = min(begin + (long long)chunk_vec, n_vec);
+        for (long long i = begin + threadIdx.x; i < end; i += step) {
+            int4 v[UNROLL];
+#pragma unroll
+            for (int k = 0; k < UNROLL; ++k) {
+                const long long j = i + (long long)k * blockDim.x;
+                if (j < end)
+                    v[k] = load_streaming(src + j);
+            }
+#pragma unroll
+            for (int k = 0; k < UNROLL; ++k) {
+                const long long j = i + (long long)k * blockDim.x;
+                if (j < end)
+                    store_streaming(dst + j, v[k]);
+            }
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            __threadfence();
+            atomicAdd(chunks_done, 1u);
+        }
+    }
+}
+"""
+
+STREAM_RIGHT = STREAM_HELPERS + STREAM_KERNEL
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    """The CPU path of lab 05's first check, also on a machine with a GPU."""
+    from py2ptx import doctor
+
+    monkeypatch.setattr(doctor, "has_gpu", lambda: False)
+
+
+def _lab05_fails(source: str) -> str:
+    with pytest.raises(ExerciseFailed) as info:
+        lab05.streaming_source.check(lambda: source)
+    message = str(info.value)
+    assert message.startswith("Lab 05, a cache-hinted load in inline PTX: ")
+    return message
+
+
+def test_lab05_streaming_right_answer_passes_and_says_it_did_not_run(no_gpu, capsys):
+    out = _checked(lab05.streaming_source, lambda: STREAM_RIGHT, capsys)
+    assert out.startswith("✓ Lab 05, a cache-hinted load in inline PTX: compiles for sm_90")
+    assert "LDG.E.NA.LTC256B.128.CONSTANT" in out
+    assert "No GPU here: compiled and read only, not run" in out
+
+
+def test_lab05_plain_load_names_every_missing_qualifier(no_gpu):
+    message = _lab05_fails(STREAM_RIGHT.replace(DEEPEP_LD, "ld.global.v4.s32"))
+    assert "stream_hinted loads with `LDG.E.128` in SASS" in message
+    for part, qualifier in (("CONSTANT", ".nc"), ("NA", ".L1::no_allocate"),
+                            ("LTC256B", ".L2::256B")):
+        assert f"{part}, which {qualifier} gives" in message
+
+
+@pytest.mark.parametrize(("load", "sass", "missing"), [
+    ("ld.global.nc.L1::no_allocate.v4.s32", "LDG.E.NA.128.CONSTANT", "LTC256B, which .L2::256B"),
+    ("ld.global.L1::no_allocate.L2::256B.v4.s32", "LDG.E.NA.LTC256B.128", "CONSTANT, which .nc"),
+    ("ld.global.nc.L2::256B.v4.s32", "LDG.E.LTC256B.128.CONSTANT", "NA, which .L1::no_allocate"),
+], ids=["no L2::256B", "no nc", "no L1::no_allocate"])
+def test_lab05_one_missing_qualifier_is_named_alone(no_gpu, load, sass, missing):
+    message = _lab05_fails(STREAM_RIGHT.replace(DEEPEP_LD, load))
+    assert f"`{sass}`" in message
+    assert f"Missing: {missing} gives" in message
+    assert message.count(", which ") == 1
+
+
+def test_lab05_a_128_byte_prefetch_is_told_apart(no_gpu):
+    message = _lab05_fails(STREAM_RIGHT.replace(DEEPEP_LD, DEEPEP_LD.replace("256B", "128B")))
+    assert "LTC128B comes from .L2::128B" in message
+
+
+def test_lab05_ptx_typo_points_at_the_students_asm_line(no_gpu):
+    source = STREAM_RIGHT.replace("no_allocate", "no_alocate")
+    line = source.splitlines().index(next(ln for ln in source.splitlines() if "asm(" in ln)) + 1
+    with pytest.raises(CudaCompileError) as info:
+        lab05.streaming_source.check(lambda: source)
+    message = str(info.value)
+    assert f"cell.cu line {line}: ptxas rejected this inline PTX:" in message
+    assert 'asm("ld.global.nc.L1::no_alocate.L2::256B.v4.s32' in message
+    assert "Unknown modifier '.L1::no_alocate'" in message
+
+
+def test_lab05_store_left_out_is_caught(no_gpu):
+    message = _lab05_fails(STREAM_RIGHT.replace("*p = v;", ""))
+    assert "no STG (global store) and no LDG (global load) either" in message
+    assert "Is the store left out" in message
+
+
+@pytest.mark.parametrize("mistake", [
+    ('"=r"(v.x), "=r"(v.y)', '"=r"(v.y), "=r"(v.x)'),
+    ("*p = v;", "*p = make_int4(v.x, v.y, v.z, v.x);"),
+], ids=["outputs swapped", "word repeated"])
+def test_lab05_a_wrong_copy_is_caught_in_the_ptx(no_gpu, mistake):
+    message = _lab05_fails(STREAM_RIGHT.replace(*mistake))
+    assert "the copy swaps, drops or repeats words" in message
+
+
+def test_lab05_the_load_must_be_inline_ptx(no_gpu):
+    in_c = STREAM_HELPERS.split("__device__ __forceinline__ void")[1]
+    source = ("__device__ __forceinline__ int4 load_streaming(const int4 *p) { return __ldg(p); }"
+              "\n__device__ __forceinline__ void" + in_c + STREAM_KERNEL)
+    assert "write the load in inline PTX" in _lab05_fails(source)
+
+
+def test_lab05_the_kernel_signature_is_checked(no_gpu):
+    message = _lab05_fails(STREAM_RIGHT.replace("int chunk_vec,", "long long chunk_vec,"))
+    assert "yours takes (int4 *src, int4 *dst, long long n_vec, long long chunk_vec" in message
+
+
+@pytest.mark.parametrize("stubbed", [lab05.streaming_source, lab05.best_chunk, lab05.why_stale],
+                         ids=["streaming_source", "best_chunk", "why_stale"])
+def test_lab05_stub_raises_not_implemented_naming_the_exercise(stubbed):
+    with pytest.raises(NotImplementedError) as info:
+        stubbed.check(stub)
+    message = str(info.value)
+    assert "Lab 05" in message and repr(stubbed.name) in message
+
+
+def _stream_stand_ins(hinted_copies_all=True):
+    """Python stand-ins for the fake GPU (CPU threads cannot run inline PTX). The student's
+    stream_hinted either copies everything or skips the partial last chunk."""
+    def stream(grid, block, args, shared_mem, whole=True):
+        src, dst, n_vec, chunk_vec, done = args
+        n = int(n_vec) if whole else int(n_vec) // int(chunk_vec) * int(chunk_vec)
+        dst[:4 * n] = src[:4 * n]
+        done[0] += -(-int(n_vec) // int(chunk_vec))
+
+    def skips_partial_chunk(grid, block, args, shared_mem):
+        stream(grid, block, args, shared_mem, whole=False)
+
+    def victim(grid, block, args, shared_mem):
+        args[4][:] = (0, 1_500_000, 0, 1_000_000)
+
+    from py2ptx.deepseek import VARIANTS
+
+    return {**{v.kernel: stream for v in VARIANTS}, "victim": victim,
+            "stream_hinted": stream if hinted_copies_all else skips_partial_chunk}
+
+
+def test_lab05_on_a_gpu_copies_then_prints_the_victims_slowdown(fake_gpu, monkeypatch, capsys):
+    import fake_cupy
+
+    from py2ptx import exercises
+
+    monkeypatch.setattr(fake_cupy, "PYTHON_KERNELS", _stream_stand_ins())
+    monkeypatch.setattr(exercises, "_GPU_STREAM_BYTES", 2**22)
+    out = _checked(lab05.streaming_source, lambda: STREAM_RIGHT, capsys)
+    assert "beside your stream_hinted" in out and "beside stream_plain" in out
+    assert "on the GPU it copies exactly (poisoned output, a partial last chunk)" in out
+    assert "No GPU here" not in out
+
+
+def test_lab05_on_a_gpu_a_partial_last_chunk_left_unwritten_is_caught(fake_gpu, monkeypatch):
+    import fake_cupy
+
+    monkeypatch.setattr(fake_cupy, "PYTHON_KERNELS", _stream_stand_ins(hinted_copies_all=False))
+    message = _lab05_fails(STREAM_RIGHT)
+    assert "on the GPU at chunk 1024 bytes" in message
+    assert "the last chunk partial" in message
+    assert "(never written: dst was filled with -1)" in message
+
+
+# The auto-tuner: the right rule and the usual wrong ones.
+
+
+def _fast(cells, key="bandwidth_with", within=0.9):
+    best = max(c[key] for c in cells.values())
+    return [k for k, c in cells.items() if c[key] >= within * best]
+
+
+def tuner_right(cells):
+    fast = _fast(cells)
+    return min(fast, key=lambda k: (cells[k]["slowdown"], -cells[k]["bandwidth_with"]))
+
+
+def tuner_fastest(cells):
+    return max(cells, key=lambda k: cells[k]["bandwidth_with"])
+
+
+def tuner_gentlest(cells):
+    return min(cells, key=lambda k: cells[k]["slowdown"])
+
+
+def tuner_wrong_side(cells):
+    best = max(c["bandwidth_with"] for c in cells.values())
+    fast = [k for k, c in cells.items() if best <= 1.1 * c["bandwidth_with"]]
+    return min(fast, key=lambda k: (cells[k]["slowdown"], -cells[k]["bandwidth_with"]))
+
+
+def tuner_first_on_tie(cells):
+    fast = _fast(cells)
+    return min(fast, key=lambda k: cells[k]["slowdown"])
+
+
+def tuner_alone(cells):
+    fast = _fast(cells, "bandwidth_alone")
+    return min(fast, key=lambda k: (cells[k]["slowdown"], -cells[k]["bandwidth_alone"]))
+
+
+def test_lab05_best_chunk_right_answer_passes(capsys):
+    from py2ptx import deepseek
+
+    out = _checked(lab05.best_chunk, tuner_right, capsys)
+    assert out.startswith("✓ Lab 05, the chunk auto-tuner: agrees with the rule on 6 synthetic")
+    if deepseek.recorded() is not None:
+        assert "and on the recorded" in out and "all_hints" in out
+
+
+def test_lab05_best_chunk_without_a_recorded_run_says_so(monkeypatch, capsys):
+    from py2ptx import deepseek
+
+    monkeypatch.setattr(deepseek, "recorded", lambda: None)
+    out = _checked(lab05.best_chunk, tuner_right, capsys)
+    assert "no recorded run of the experiment in results/" in out
+
+
+@pytest.mark.parametrize(("rule", "case", "got", "want", "hint"), [
+    (tuner_fastest, "the fastest chunk hurts the victim most", "4,194,304", "262,144",
+     "picking the best bandwidth alone"),
+    (tuner_gentlest, "the gentlest chunk is far too slow", "1,024", "1,048,576",
+     "picking the least slowdown alone"),
+    (tuner_wrong_side, "a chunk at 90.5% of the best bandwidth", "262,144", "65,536",
+     "measured on the wrong side"),
+    (tuner_first_on_tie, "two chunks slow the victim equally", "65,536", "262,144",
+     "the faster stream wins"),
+    (tuner_alone, "bandwidth beside the victim, not alone", "4,194,304", "1,048,576",
+     "bandwidth_with"),
+], ids=["max bandwidth", "min slowdown", "wrong side of 10%", "tie", "bandwidth alone"])
+def test_lab05_each_wrong_tuner_rule_gets_its_case(rule, case, got, want, hint):
+    with pytest.raises(ExerciseFailed) as info:
+        lab05.best_chunk.check(rule)
+    message = str(info.value)
+    assert message.startswith(f"Lab 05, the chunk auto-tuner: case {case!r}: ")
+    assert f"you picked {got} bytes, the rule picks {want} bytes" in message
+    assert hint in message
+
+
+def test_lab05_best_chunk_must_return_the_chunk_alone():
+    from py2ptx import deepseek
+
+    with pytest.raises(ExerciseFailed, match=r"return the chunk size alone .* not a tuple"):
+        lab05.best_chunk.check(deepseek.pick_chunk)
+
+
+def test_lab05_best_chunk_must_not_modify_the_cells():
+    def pops(cells):
+        chunk = tuner_right(cells)
+        cells.pop(chunk)
+        return chunk
+
+    with pytest.raises(ExerciseFailed, match="changed the cells it was given"):
+        lab05.best_chunk.check(pops)
+
+
+def test_lab05_why_stale_right_answer_passes(capsys):
+    out = _checked(lab05.why_stale, lambda: "b", capsys)
+    assert out.startswith("✓ Lab 05, why .nc reads can be stale:")
+    assert "L1" in out
+
+
+@pytest.mark.parametrize(("answer", "hint"), [("a", "slower load"), ("c", "has no .L2::256B"),
+                                              ("d", "passes through L2")])
+def test_lab05_why_stale_wrong_letter_gets_a_hint(answer, hint):
+    with pytest.raises(ExerciseFailed) as info:
+        lab05.why_stale.check(lambda: answer)
+    message = str(info.value)
+    assert f"not ({answer})" in message and hint in message
