@@ -489,6 +489,17 @@ def test_lab05_on_a_gpu_copies_then_prints_the_victims_slowdown(fake_gpu, monkey
     assert "No GPU here" not in out
 
 
+def test_lab05_on_a_shared_gpu_copies_but_measures_nothing(fake_gpu, monkeypatch, capsys):
+    import fake_cupy
+
+    monkeypatch.setattr(fake_cupy, "PYTHON_KERNELS", _stream_stand_ins())
+    monkeypatch.setenv("PY2PTX_SHARED_GPU", "1")
+    out = _checked(lab05.streaming_source, lambda: STREAM_RIGHT, capsys)
+    assert out.startswith("PY2PTX_SHARED_GPU is set")
+    assert "beside stream_plain" not in out
+    assert "on the GPU it copies exactly" in out
+
+
 def test_lab05_on_a_gpu_a_partial_last_chunk_left_unwritten_is_caught(fake_gpu, monkeypatch):
     import fake_cupy
 
