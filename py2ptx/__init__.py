@@ -16,9 +16,11 @@ One module per concern (each names the notebook that teaches it):
 ``gpusorts``    every GPU rung: in-place device sorts and their launches (03, 04)
 ``cuda_on_cpu`` CUDA C kernel files run on CPU threads at small n (03, lab 03)
 ``bench``       validate, then time, every rung; the GPU check's plan (03);
-                the ladder at one n (``python -m py2ptx ladder``)
+                the ladder at one n (``python -m py2ptx ladder``), its speedup
+                split by kind and by layer, beside a recorded run (06)
 ``results``     recorded runs with provenance, and their loader
-``plots``       the stack diagram, the speedup ladder, time vs n
+``plots``       the stack diagram, the speedup ladder, time vs n, the
+                speedup by layer (06)
 ``widgets``     the notebooks' interactive pieces
 ``exercises``   the labs' self-checks
 ==============  =============================================================

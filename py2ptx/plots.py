@@ -310,6 +310,7 @@ def speedup_by_layer(panels: dict[str, dict[str, Timing]]):
         ax.set_title(textwrap.fill(f"measured on {machine}; sorting n = {ns.pop():,} int32 "
                                    f"keys", 110), fontsize=9)
         ax.grid(True, axis="x", which="major", alpha=0.3)
+        ax.set_axisbelow(True)  # grid lines behind the bars, not across them
     ax = axes[-1, 0]
     ax.set_xscale("log")
     # Room right of the longest bar for its label (a fixed width in points).
