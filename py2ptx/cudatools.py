@@ -209,7 +209,7 @@ def _compile_text(text: str, name: str, arch: str, options: tuple[str, ...], wan
         lib.nvrtcDestroyProgram(ctypes.byref(prog))
 
 
-_PTXAS_LINE = re.compile(r"ptxas[^\n]*?, line (\d+); error\s*:\s*(.*)")
+_PTXAS_LINE = re.compile(r"ptxas[^\n]*?, line (\d+); (?:error|fatal)\s*:\s*(.*)")
 
 
 def _inline_ptx_culprit(text: str, name: str, arch: str, options, log: str) -> str:

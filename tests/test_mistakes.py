@@ -387,3 +387,11 @@ def test_the_gpu_plan_fits_a_tenth_of_the_gpu():
         "print('PEAK', cp.get_default_memory_pool().total_bytes())\n",
         CUPY_GPU_MEMORY_LIMIT="10%")
     assert "PEAK" in run.stdout, run.stdout + run.stderr
+
+
+def test_a_ptxas_fatal_line_is_read_like_an_error_line():
+    # Too few operands in a vector load made ptxas say "fatal : Parsing error" (lab 05):
+    # that line must lead to the student's asm as an "error" line does.
+    log = "ptxas application ptx input, line 26; fatal   : Parsing error near '}': syntax error"
+    match = cudatools._PTXAS_LINE.search(log)
+    assert match and match.group(1) == "26" and match.group(2).startswith("Parsing error")
