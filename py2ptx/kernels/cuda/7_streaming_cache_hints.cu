@@ -68,12 +68,18 @@ struct NcNoAllocate256BMoves {  // DeepEP's read; the store stays plain
     __device__ __forceinline__ void store(int4 *p, int4 v) const { PlainMoves().store(p, v); }
 };
 
-struct EvictFirstMoves {  // an L2 policy: these lines are evicted first
+// An L2 policy made once per thread by createpolicy: lines this thread loads or stores
+// with it are the first L2 evicts. The policy is a 64-bit value the memory instructions
+// carry (.L2::cache_hint); ptxas folds it into constants.
+struct EvictFirstPolicy {
     unsigned long long policy;
-    __device__ __forceinline__ EvictFirstMoves()
+    __device__ __forceinline__ EvictFirstPolicy()
     {
         asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
     }
+};
+
+struct EvictFirstMoves : EvictFirstPolicy {  // plain loads and stores, with the policy
     __device__ __forceinline__ int4 load(const int4 *p) const
     {
         int4 v;
@@ -89,12 +95,7 @@ struct EvictFirstMoves {  // an L2 policy: these lines are evicted first
     }
 };
 
-struct AllHintsMoves {  // DeepEP's read plus the evict-first policy, and no-L1 stores
-    unsigned long long policy;
-    __device__ __forceinline__ AllHintsMoves()
-    {
-        asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
-    }
+struct AllHintsMoves : EvictFirstPolicy {  // DeepEP's read plus the policy; stores skip L1
     __device__ __forceinline__ int4 load(const int4 *p) const
     {
         int4 v;
