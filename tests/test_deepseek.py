@@ -194,3 +194,30 @@ def test_a_shared_gpu_shows_the_recorded_run_and_says_why(fake_gpu, monkeypatch)
     timings, extra, where = deepseek.measured()
     assert timings is None and extra is None  # the test's results folder is empty
     assert where.startswith("PY2PTX_SHARED_GPU is set") and "No GPU run named" in where
+
+
+def test_plain_is_what_cuda_c_writes_for_a_copy():
+    # Notebook 05's table: the plain variant is "what CUDA C writes for a plain copy".
+    c_copy = ('extern "C" __global__ void k(const int4 *src, int4 *dst, long long n) {\n'
+              '    long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;\n'
+              '    if (i < n) dst[i] = src[i];\n}\n')
+    ops = {cudatools.sass_opcode(i) for i in cudatools.sass_by_kernel(
+        cudatools.sass_for(c_copy, "sm_90"))["k"] if "LDG" in i or "STG" in i}
+    sass = deepseek.sass_evidence("sm_90")["plain"]
+    assert ops == {sass["load"][0].split()[0], sass["store"][0].split()[0]}
+
+
+def test_ptxas_reorders_the_nc_loads_that_ptx_issued_first():
+    # Notebook 05: "In the PTX of stream_all_hints each thread issues four loads, then four
+    # stores" -- and in the SASS ptxas moved two loads past stores; plain keeps the order.
+    ptx = cudatools.ptx_for(deepseek.KERNEL_FILE, "sm_90")
+    body = ptx.split(".entry stream_all_hints(")[1].split(".entry")[0]
+    order = [ln.split()[0][:2] for ln in body.splitlines() if ln.strip().startswith(("ld.global", "st.global"))]
+    assert order == ["ld"] * 4 + ["st"] * 4
+    by_kernel = cudatools.sass_by_kernel(cudatools.sass_for(deepseek.KERNEL_FILE, "sm_90"))
+
+    def sass_order(kernel):
+        return [cudatools.sass_opcode(i)[:3] for i in by_kernel[kernel] if "LDG" in i or "STG" in i]
+
+    assert sass_order("stream_plain") == ["LDG"] * 4 + ["STG"] * 4
+    assert sass_order("stream_all_hints") != ["LDG"] * 4 + ["STG"] * 4
