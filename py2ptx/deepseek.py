@@ -650,3 +650,32 @@ def findings(timings: list[Timing], extra: dict) -> dict[str, list[str]]:
                    f"{max(clocks):,.0f} MHz in every sample: the slowdowns are not the GPU "
                    f"changing its clock.")
     return out
+
+
+def size_bytes(b: int) -> str:
+    """``1048576`` -> ``'1 MiB'``, ``4096`` -> ``'4 KiB'``."""
+    return f"{b / 2**20:g} MiB" if b >= 2**20 else f"{b / 1024:g} KiB"
+
+
+def describe_cell(timings: list[Timing], key: str, cell: dict, machine: str) -> str:
+    """One measured cell in words, with every sample of the victim (notebook 05's explorer)."""
+    def samples(prefix: str) -> str:
+        t = next((t for t in timings if t.label == f"{prefix}:{key}"
+                  and t.n == cell["chunk_bytes"]
+                  and t.meta.get("victim_bytes") == cell["victim_bytes"]), None)
+        return ", ".join(f"{s * 1e6:,.0f}" for s in t.samples) if t else "-"
+
+    c = cell
+    return "\n".join([
+        f"{key}, chunk {size_bytes(c['chunk_bytes'])}, victim working set "
+        f"{size_bytes(c['victim_bytes'])} -- measured on {machine}",
+        f"  victim: x{c['slowdown']:.2f} beside the stream (IQR of the ratios {c['spread']:.2f}); "
+        f"{c['victim_alone_s'] * 1e6:,.0f} µs alone, {c['victim_with_s'] * 1e6:,.0f} µs beside "
+        f"it (medians)",
+        f"  stream: {c['bandwidth_alone'] / 1e9:,.0f} GB/s alone, {c['bandwidth_with'] / 1e9:,.0f} "
+        f"GB/s beside the victim",
+        f"  victim's SM clock: {c['clock_alone']:,.0f} MHz alone, {c['clock_with']:,.0f} MHz "
+        f"beside; it ended inside the stream in {c['inside']} of {c['repeats']} repeats",
+        f"  victim alone, every sample (µs):  {samples('victim_alone')}",
+        f"  victim beside, every sample (µs): {samples('victim_with')}",
+    ])

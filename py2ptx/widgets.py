@@ -193,3 +193,46 @@ def gpu_explorer(n_values=(64, 256, 512, 4096, 16384), threads_values=(32, 128, 
     go.on_click(run)
     run()
     return w.VBox([version, w.HBox([n_pick, threads, go]), out])
+
+
+def interference_explorer(timings, extra: dict, machine: str):
+    """Notebook 05: pick a stream variant and a point of the measured grid -- a chunk size
+    of the sweep, or a victim working set -- and see that cell sample by sample.
+
+    It only shows what was measured (live or recorded, on ``machine``): nothing runs.
+    """
+    from .deepseek import SIZE_CHUNK, VARIANTS, cells, describe_cell, size_bytes, size_cells
+
+    sweep = extra.get("sweep_victim_bytes")
+    keys = [v.key for v in VARIANTS if cells(timings, v.key, sweep) or size_cells(timings, v.key)]
+    if not keys:
+        return HTML("<i>No interference measurements to explore.</i>")
+    variant = w.Dropdown(options=keys, value=keys[-1], description="stream")
+    axis = w.ToggleButtons(options=[("chunk size", "chunk"), ("victim working set", "size")],
+                           value="chunk", description="vary")
+    point = w.SelectionSlider(options=[("-", 0)], description="at")
+    out = w.Output()
+
+    def grid() -> dict:
+        if axis.value == "chunk":
+            return cells(timings, variant.value, sweep)
+        return size_cells(timings, variant.value, SIZE_CHUNK)
+
+    def show(_=None):
+        out.clear_output(wait=True)
+        c = grid().get(point.value)
+        with out:
+            print(describe_cell(timings, variant.value, c, machine) if c else "not measured")
+
+    def regrid(_=None):
+        options = [(size_bytes(b), b) for b in grid()]
+        keep = point.value if point.value in dict(options).values() else None
+        point.options = options or [("-", 0)]
+        point.value = keep if keep is not None else options[-1][1] if options else 0
+        show()
+
+    variant.observe(regrid, names="value")
+    axis.observe(regrid, names="value")
+    point.observe(show, names="value")
+    regrid()
+    return w.VBox([w.HBox([variant, axis]), point, out])

@@ -221,3 +221,21 @@ def test_ptxas_reorders_the_nc_loads_that_ptx_issued_first():
 
     assert sass_order("stream_plain") == ["LDG"] * 4 + ["STG"] * 4
     assert sass_order("stream_all_hints") != ["LDG"] * 4 + ["STG"] * 4
+
+
+def test_the_interference_explorer_shows_measured_cells_sample_by_sample():
+    from py2ptx import widgets
+
+    timings = _cell("plain", 1024, 1.0, 1.1, 2.0) + _cell("plain", 4096, 1.0, 1.5, 1.05)
+    box = widgets.interference_explorer(timings, {"sweep_victim_bytes": 2**20}, "TEST GPU")
+    variant, axis = box.children[0].children
+    point = box.children[1]
+    assert variant.options == ("plain",) and [v for _, v in point.options] == [1024, 4096]
+    assert point.value == 4096
+    text = deepseek.describe_cell(timings, "plain", deepseek.cells(timings, "plain")[4096],
+                                  "TEST GPU")
+    assert text.startswith("plain, chunk 4 KiB, victim working set 1 MiB -- measured on TEST GPU")
+    assert "x1.50 beside the stream" in text
+    assert "victim beside, every sample (µs): 1,500,000, 1,500,000, 1,500,000" in text
+    axis.value = "size"  # the synthetic cells have no 1 MiB chunk: nothing to show there
+    assert point.options == (("-", 0),)
