@@ -83,3 +83,41 @@ def test_notebook_03s_reading_of_the_recorded_ladder_holds():
     numba = max((t for t in run.timings if t.label == "odd_even_numba"), key=lambda t: t.n)
     cuda_c = max((t for t in run.timings if t.label == "odd_even_global"), key=lambda t: t.n)
     assert numba.median / numba.n > 3 * cuda_c.median / cuda_c.n  # "several times higher"
+
+
+# --------------------------------------------------------------------------- replayed
+
+
+def test_the_gpu_chapters_replay_the_recorded_runs(results_dir):
+    # What a student without a GPU sees: notebooks 03-06 and lab 05 showing the H200 runs
+    # of results/ (the other notebook tests run with an empty results folder).
+    import shutil
+
+    from test_notebooks import REPO, _errors, _execute
+
+    from py2ptx import gpu
+
+    if gpu.cupy_or_none() is not None:
+        pytest.skip("this machine has a GPU: the notebooks would run live, not replay")
+    recorded = sorted((REPO / "results").glob("*.json"))
+    if not recorded:
+        pytest.skip("no recorded runs in results/")
+    for path in recorded:
+        shutil.copy(path, results_dir / path.name)
+    for name, wants, figures in (
+            ("notebooks/03-cuda-parallel-sort.ipynb", ["recorded run 'gpu-ladder' on NVIDIA"], 2),
+            ("notebooks/04-ptx.ipynb", ["recorded run 'gpu-ladder' on NVIDIA"], 1),
+            ("notebooks/05-deepseek.ipynb", ["recorded run 'deepseek-l2' on NVIDIA",
+                                             "The least harmful stream was",
+                                             "Auto-tuned chunk for"], 3),
+            ("notebooks/06-the-whole-ladder.ipynb", ["recorded run 'ladder' on NVIDIA"], 2),
+            ("solutions/05-lab-deepseek.ipynb", ["and on the recorded NVIDIA H200 run"], 0)):
+        nb = _execute(REPO / name)
+        assert not _errors(nb), (name, _errors(nb))
+        text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                       for o in c.get("outputs", []))
+        for want in wants:
+            assert want in text, (name, want)
+        pngs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                if "image/png" in o.get("data", {})]
+        assert len(pngs) >= figures, (name, len(pngs))
