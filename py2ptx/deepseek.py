@@ -123,14 +123,14 @@ def sass_evidence(arch: str = "sm_90") -> dict[str, dict[str, list[str]]]:
     for v in runnable:
         ins = by_kernel[v.kernel]
         out[v.key] = {
-            "load": _distinct(i for i in ins if "LDG" in i),
-            "store": _distinct(i for i in ins if "STG" in i),
+            "load": distinct_ops(i for i in ins if "LDG" in i),
+            "store": distinct_ops(i for i in ins if "STG" in i),
             "policy": [i for i in ins if i.startswith("UMOV") and "0x" in i],
         }
     return out
 
 
-def _distinct(instructions) -> list[str]:
+def distinct_ops(instructions) -> list[str]:
     """``@!P0 LDG.E.128 R20, desc[UR16][R24.64]`` -> ``LDG.E.128 desc[UR16]``, once each."""
     seen = []
     for ins in instructions:
@@ -146,12 +146,6 @@ def _distinct(instructions) -> list[str]:
 
 
 # --------------------------------------------------------------------------- on a GPU
-
-
-def _cc(cp) -> tuple[int, int]:
-    """This GPU's compute capability; CuPy gives it as a string (``"90"``)."""
-    cc = str(cp.cuda.Device().compute_capability)
-    return int(cc[:-1]), int(cc[-1])
 
 
 def _scrambled(cp, n: int, seed: int):
@@ -198,11 +192,11 @@ class Experiment:
     """
 
     def __init__(self, stream_bytes: int | None = None, threads: int = 1024):
-        from .gpu import load_module, require_gpu
+        from .gpu import compute_capability, load_module, require_gpu
 
         cp = self.cp = require_gpu("the L2 interference experiment")
         attrs = cp.cuda.Device().attributes
-        self.cc = _cc(cp)
+        self.cc = compute_capability()
         sms, l2 = int(attrs["MultiProcessorCount"]), int(attrs["L2CacheSize"])
         per_sm = int(attrs["MaxSharedMemoryPerMultiprocessor"])
         per_block = int(attrs["MaxSharedMemoryPerBlockOptin"])
@@ -227,6 +221,7 @@ class Experiment:
         self.s_victim = cp.cuda.Stream(non_blocking=True)
         self._buffers: dict[int, object] = {}
         self.passes: dict[int, int] = {}
+        self._fastest: float | None = None  # the fastest stream alone, once measured
 
     # ---- buffers and launches
     def victim_buffer(self, fraction_of_l2: float):
@@ -287,7 +282,7 @@ class Experiment:
     def calibrate(self, buf) -> int:
         """Victim passes over ``buf`` so that alone it lasts about a third of the fastest
         stream: beside the stream it then runs inside it, even slowed down 3x."""
-        if not hasattr(self, "_fastest"):
+        if self._fastest is None:
             self._fastest = min(
                 self._timed(self.s_stream, lambda k=k: self.launch_stream(k, SIZE_CHUNK))
                 for k in self.kernels for _ in range(2))
@@ -387,10 +382,10 @@ def stale_reads(rounds: int = 20000, max_spins: int = 2_000_000) -> list[dict]:
     One row per (polling protocol, load under test): ``{"poll", "load", "stale",
     "checked", "timed_out"}``. Loads this GPU cannot run are listed with a reason.
     """
-    from .gpu import explained, load_module, require_gpu
+    from .gpu import compute_capability, explained, load_module, require_gpu
 
     cp = require_gpu("the stale-read probe")
-    cc = _cc(cp)
+    cc = compute_capability()
     probe = load_module(PROBE_FILE).kernel("stale_probe")
     rows = []
     for acquire in (1, 0):

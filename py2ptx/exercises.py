@@ -591,7 +591,7 @@ def _check_streaming_source(source_fn: Callable[[], str]) -> str:
     """``stream_hinted`` whose load is DeepEP's ``ld.global.nc.L1::no_allocate.L2::256B``,
     in inline PTX: compiled for sm_90, its SASS and PTX read; on a GPU also run."""
     from .cudatools import cubin_for, ptx_for, sass_by_kernel, sass_for
-    from .deepseek import _distinct
+    from .deepseek import distinct_ops
     from .gpu import kernel_params
     from .kernels import asm_lines
 
@@ -606,8 +606,8 @@ def _check_streaming_source(source_fn: Callable[[], str]) -> str:
                              "CUDA C has no way to say .L1::no_allocate or .L2::256B")
     cubin = cubin_for(source, "sm_90")  # ptxas inside NVRTC checks every asm line
     ins = sass_by_kernel(sass_for(cubin))["stream_hinted"]
-    loads = [op.split()[0] for op in _distinct(i for i in ins if "LDG" in i)]
-    stores = [op.split()[0] for op in _distinct(i for i in ins if "STG" in i)]
+    loads = [op.split()[0] for op in distinct_ops(i for i in ins if "LDG" in i)]
+    stores = [op.split()[0] for op in distinct_ops(i for i in ins if "STG" in i)]
     if not stores:
         raise ExerciseFailed(
             "stream_hinted's SASS has no STG (global store)"
@@ -639,11 +639,11 @@ def _run_streaming_on_gpu(source: str) -> str:
     import cupy as cp
 
     from . import deepseek
-    from .gpu import explained, load_module
+    from .gpu import compute_capability, explained, load_module
 
-    cc = str(cp.cuda.Device().compute_capability)
-    if (int(cc[:-1]), int(cc[-1])) < (8, 0):
-        return (f". This GPU is sm_{cc}: .L2::256B needs sm_80 or newer, so it was "
+    cc = compute_capability()
+    if cc < (8, 0):
+        return (f". This GPU is sm_{cc[0]}{cc[1]}: .L2::256B needs sm_80 or newer, so it was "
                 f"compiled for sm_90 but not run here")
     kernel = load_module(source).kernel("stream_hinted")
     n_vec = 3 * 2**14 + 7  # not a whole number of chunks: the last one is partial

@@ -206,6 +206,12 @@ def require_gpu(what: str = "this cell"):
     return cp
 
 
+def compute_capability() -> tuple[int, int]:
+    """This GPU's compute capability, ``(9, 0)`` for an H200 (CuPy gives the string ``"90"``)."""
+    cc = str(require_gpu("compute_capability").cuda.Device().compute_capability)
+    return int(cc[:-1]), int(cc[-1])
+
+
 def max_shared_bytes() -> int:
     """The most dynamic shared memory one block may opt in to on this GPU."""
     cp = require_gpu("max_shared_bytes")
