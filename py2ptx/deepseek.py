@@ -3,8 +3,8 @@
 DeepSeek-V3's report: "we employ customized PTX instructions and auto-tune the
 communication chunk size, which significantly reduces the use of the L2 cache and
 the interference to other SMs." This module rebuilds that claim as an experiment
-on one GPU, with the kernels in ``kernels/cuda/7_streaming_cache_hints.cu`` and
-``kernels/cuda/8_stale_reads.cu``:
+on one GPU, with the kernels in ``kernels/cuda/streaming_cache_hints.cu`` and
+``kernels/cuda/stale_reads.cu``:
 
 * **interference** -- a *streaming* kernel (the stand-in for communication: a few
   SMs copying a buffer far larger than L2, chunk by chunk, with a signal after each
@@ -15,7 +15,7 @@ on one GPU, with the kernels in ``kernels/cuda/7_streaming_cache_hints.cu`` and
   :func:`pick_chunk` chooses one, the way the quote's "auto-tune" does;
 * **bandwidth** -- each variant on the whole GPU against CuPy's own copy;
 * **stale reads** -- :func:`stale_reads` counts what ``.nc`` loads return when
-  another block writes the data while the kernel runs (8_stale_reads.cu).
+  another block writes the data while the kernel runs (stale_reads.cu).
 
 Without a GPU everything that needs no GPU still runs: the SASS each variant
 becomes (:func:`sass_evidence`, NVRTC + nvdisasm from pip wheels) and the analysis
@@ -33,8 +33,8 @@ import numpy as np
 
 from .timing import Timing
 
-KERNEL_FILE = "7_streaming_cache_hints.cu"
-PROBE_FILE = "8_stale_reads.cu"
+KERNEL_FILE = "streaming_cache_hints.cu"
+PROBE_FILE = "stale_reads.cu"
 #: The name recorded runs of this experiment are saved under (results/…-deepseek-l2.json).
 RUN_NAME = "deepseek-l2"
 #: Chunk sizes of the sweep, in bytes: 1 KiB to 4 MiB.
@@ -76,7 +76,7 @@ VARIANTS: tuple[Variant, ...] = (
             "DeepEP's read plus the evict-first policy, and stores that skip L1"),
 )
 
-#: The loads 8_stale_reads.cu tests: (variant number, PTX, lowest compute capability).
+#: The loads stale_reads.cu tests: (variant number, PTX, lowest compute capability).
 STALE_LOADS: tuple[tuple[int, str, tuple[int, int]], ...] = (
     (0, "ld.relaxed.gpu.global", (7, 0)),
     (1, "ld.global", (7, 0)),

@@ -179,7 +179,7 @@ def _probe_cuda_tools(report: Report) -> None:
         except Exception as err:
             report.add("CUDA tools on the CPU", name, str(err), False)
     try:
-        ptx = cudatools.ptx_for("2_odd_even_global.cu")
+        ptx = cudatools.ptx_for("7_odd_even_global.cu")
         report.add("CUDA tools on the CPU", "PTX NVRTC emits",
                    f".version {cudatools.ptx_version(ptx)} (a driver must know this ISA "
                    f"to JIT it)", True)

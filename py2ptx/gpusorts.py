@@ -43,13 +43,13 @@ def _blocks(items: int, threads: int) -> int:
 
 
 def odd_even_numba_device(d, threads: int = 128) -> None:
-    """Rung 6: n launches of the numba.cuda kernel in 1_odd_even_numba.py, in place.
+    """Rung 6: n launches of the numba.cuda kernel in 6_odd_even_numba.py, in place.
 
     ``d`` is a GPU array (CuPy or Numba), or a simulator array without a GPU.
     """
     from .kernels import load_python
 
-    step = load_python("cuda/1_odd_even_numba.py").odd_even_step
+    step = load_python("cuda/6_odd_even_numba.py").odd_even_step
     n = d.shape[0]
     blocks = _blocks(n // 2, threads)
     for phase in range(n):
@@ -121,12 +121,12 @@ def run_launches(file: str, launches: list[Launch], d) -> None:
 
 
 def odd_even_global_device(d, threads: int = PAIR_THREADS) -> None:
-    """Rung 7: n launches of 2_odd_even_global.cu (one per phase), in place."""
-    run_launches("2_odd_even_global.cu", odd_even_global_launches(d.size, threads), d)
+    """Rung 7: n launches of 7_odd_even_global.cu (one per phase), in place."""
+    run_launches("7_odd_even_global.cu", odd_even_global_launches(d.size, threads), d)
 
 
 def odd_even_shared_device(d, threads: int = 1024, kernel: str = "odd_even_shared",
-                           file: str = "3_odd_even_shared.cu") -> None:
+                           file: str = "8_odd_even_shared.cu") -> None:
     """Rung 8: one launch of one block, the keys in shared memory, in place.
 
     n is limited by the shared memory one block may have (:func:`max_n_shared`).
@@ -166,7 +166,7 @@ def merge_split_device(d, threads: int = 1024) -> None:
     if launch.shared_mem > 4 * max_n_shared():
         raise ValueError(f"{n} keys need {launch.shared_mem:,} bytes of shared memory (two "
                          f"buffers); this GPU gives one block at most {4 * max_n_shared():,}.")
-    run_launches("3b_merge_split_shared.cu", [launch], d)
+    run_launches("8b_merge_split_shared.cu", [launch], d)
 
 
 def padded_size(n: int) -> int:
@@ -175,7 +175,7 @@ def padded_size(n: int) -> int:
 
 
 def bitonic_device(d, threads: int = 512) -> None:
-    """Rung 9: bitonic sort from 4_bitonic.cu, in place (pads to a power of two)."""
+    """Rung 9: bitonic sort from 9_bitonic.cu, in place (pads to a power of two)."""
     cp = require_gpu("bitonic sort")
     n = d.size
     if n < 2:
@@ -185,7 +185,7 @@ def bitonic_device(d, threads: int = 512) -> None:
     if size != n:  # INT_MAX padding sorts to the end and is cut off afterwards
         work = cp.full(size, INT32_MAX, dtype=np.int32)
         work[:n] = d
-    run_launches("4_bitonic.cu", bitonic_launches(size, threads), work)
+    run_launches("9_bitonic.cu", bitonic_launches(size, threads), work)
     if work is not d:
         d[:] = work[:n]
 
@@ -197,17 +197,17 @@ def cupy_sort_device(d) -> None:
 
 def odd_even_inline_ptx_device(d, threads: int = 1024) -> None:
     """Rung 11: the shared-memory sort with an inline-PTX min/max compare-and-swap."""
-    odd_even_shared_device(d, threads, "odd_even_shared_ptx", "6_odd_even_inline_ptx.cu")
+    odd_even_shared_device(d, threads, "odd_even_shared_ptx", "11_odd_even_inline_ptx.cu")
 
 
 def odd_even_minmax_device(d, threads: int = 1024) -> None:
     """Rung 11's twin in C (min/max): the SASS to compare against, and its time."""
-    odd_even_shared_device(d, threads, "odd_even_shared_minmax", "6_odd_even_inline_ptx.cu")
+    odd_even_shared_device(d, threads, "odd_even_shared_minmax", "11_odd_even_inline_ptx.cu")
 
 
 def odd_even_handwritten_ptx_device(d, threads: int = PAIR_THREADS) -> None:
-    """Rung 7 with the hand-written odd_even_step.ptx, loaded through the driver's JIT."""
-    step = load_ptx("odd_even_step.ptx").kernel("odd_even_step_ptx")
+    """Rung 7 with the hand-written 7b_odd_even_step.ptx, loaded through the driver's JIT."""
+    step = load_ptx("7b_odd_even_step.ptx").kernel("odd_even_step_ptx")
     for launch in odd_even_global_launches(d.size, threads):
         step(launch.grid, launch.block, d, *launch.scalars)
 
@@ -279,12 +279,12 @@ def time_transfers(n: int, repeats: int = 20):
 
 #: Rung key -> (kernel file, make the launches for n keys and a block size or None).
 SCHEDULES = {
-    "odd_even_global": ("2_odd_even_global.cu",
+    "odd_even_global": ("7_odd_even_global.cu",
                         lambda n, t: odd_even_global_launches(n, t or PAIR_THREADS)),
-    "odd_even_shared": ("3_odd_even_shared.cu",
+    "odd_even_shared": ("8_odd_even_shared.cu",
                         lambda n, t: [odd_even_shared_launch(n, t or 1024)]),
-    "bitonic": ("4_bitonic.cu", lambda n, t: bitonic_launches(padded_size(n), t or 512)),
-    "merge_split": ("3b_merge_split_shared.cu", lambda n, t: [merge_split_launch(n, t or 1024)]),
+    "bitonic": ("9_bitonic.cu", lambda n, t: bitonic_launches(padded_size(n), t or 512)),
+    "merge_split": ("8b_merge_split_shared.cu", lambda n, t: [merge_split_launch(n, t or 1024)]),
 }
 
 

@@ -141,7 +141,7 @@ def _llvm() -> tuple[str, str, str]:
 def _cuda_c() -> tuple[str, str, str]:
     from .cudatools import KERNELS
 
-    return ("you (input to NVRTC)", "cuda", (KERNELS / "cuda" / "2_odd_even_global.cu").read_text())
+    return ("you (input to NVRTC)", "cuda", (KERNELS / "cuda" / "7_odd_even_global.cu").read_text())
 
 
 def _ptx() -> tuple[str, str, str]:
@@ -150,7 +150,7 @@ def _ptx() -> tuple[str, str, str]:
     return (
         f"NVRTC {find_nvrtc().version} ({find_nvrtc().origin})",
         "text",
-        ptx_for("2_odd_even_global.cu"),
+        ptx_for("7_odd_even_global.cu"),
     )
 
 
@@ -160,7 +160,7 @@ def _sass() -> tuple[str, str, str]:
     return (
         f"NVRTC's ptxas, disassembled by cuobjdump {find_tool('cuobjdump').version}",
         "text",
-        compact_sass(sass_for("2_odd_even_global.cu")),
+        compact_sass(sass_for("7_odd_even_global.cu")),
     )
 
 

@@ -28,7 +28,7 @@ def _inline(op: str) -> str:
 
 @pytest.fixture(scope="module")
 def compare_swap_ptx() -> str:
-    return cudatools.ptx_for("2_odd_even_global.cu")
+    return cudatools.ptx_for("7_odd_even_global.cu")
 
 
 # --------------------------------------------------------------------------- where the tools are
@@ -94,12 +94,12 @@ def test_ptx_of_compare_swap(compare_swap_ptx):
 
 
 def test_ptx_for_sm_75_targets_sm_75():
-    ptx = cudatools.ptx_for("2_odd_even_global.cu", arch="sm_75")
+    ptx = cudatools.ptx_for("7_odd_even_global.cu", arch="sm_75")
     assert re.search(r"^\.target sm_75$", ptx, re.M)
 
 
 def test_ptx_for_accepts_a_path_and_text():
-    path = cudatools.KERNELS / "cuda" / "2_odd_even_global.cu"
+    path = cudatools.KERNELS / "cuda" / "7_odd_even_global.cu"
     from_path = cudatools.ptx_for(path)
     from_text = cudatools.ptx_for(path.read_text())
     assert ".entry odd_even_step" in from_path and ".entry odd_even_step" in from_text
@@ -115,13 +115,13 @@ def test_ptx_version_of_non_ptx_raises():
 
 @pytest.mark.parametrize("arch", ["sm_90", "sm_75"])
 def test_cubin_for_real_architectures(arch):
-    cubin = cudatools.cubin_for("2_odd_even_global.cu", arch)
+    cubin = cudatools.cubin_for("7_odd_even_global.cu", arch)
     assert isinstance(cubin, bytes)
     assert cubin[:4] == b"\x7fELF"  # a cubin is an ELF file
 
 
 def test_sass_for_sm_90_has_the_loads_compare_and_stores():
-    sass = cudatools.sass_for("2_odd_even_global.cu", "sm_90")
+    sass = cudatools.sass_for("7_odd_even_global.cu", "sm_90")
     instructions = cudatools.sass_instructions(sass)
     assert instructions, "no instructions parsed from the cuobjdump listing"
     ops = {i.split()[0].lstrip("@!P0123456789 ") for i in instructions}
@@ -134,14 +134,14 @@ def test_sass_for_sm_90_has_the_loads_compare_and_stores():
 
 
 def test_sass_for_a_cubin_matches_sass_for_source():
-    cubin = cudatools.cubin_for("2_odd_even_global.cu", "sm_75")
+    cubin = cudatools.cubin_for("7_odd_even_global.cu", "sm_75")
     from_cubin = cudatools.sass_instructions(cudatools.sass_for(cubin))
-    from_source = cudatools.sass_instructions(cudatools.sass_for("2_odd_even_global.cu", "sm_75"))
+    from_source = cudatools.sass_instructions(cudatools.sass_for("7_odd_even_global.cu", "sm_75"))
     assert from_cubin == from_source
 
 
 def test_compact_sass_has_no_nops_and_keeps_the_work():
-    sass = cudatools.sass_for("2_odd_even_global.cu")
+    sass = cudatools.sass_for("7_odd_even_global.cu")
     assert "NOP" in sass, "cuobjdump pads with NOPs; the test expects some to remove"
     compact = cudatools.compact_sass(sass)
     lines = compact.splitlines()
@@ -173,9 +173,9 @@ def test_cuda_syntax_error_also_fails_cubin_for():
 @pytest.mark.parametrize("arch", ["hopper", "90", "sm90", "sm_", ""])
 def test_bad_arch_string_raises_value_error(arch):
     with pytest.raises(ValueError, match="sm_90"):
-        cudatools.ptx_for("2_odd_even_global.cu", arch=arch)
+        cudatools.ptx_for("7_odd_even_global.cu", arch=arch)
     with pytest.raises(ValueError):
-        cudatools.cubin_for("2_odd_even_global.cu", arch=arch)
+        cudatools.cubin_for("7_odd_even_global.cu", arch=arch)
 
 
 # --------------------------------------------------------------------------- ptxas

@@ -37,10 +37,10 @@ def test_every_cuda_rung_names_a_kernel_file_or_numba_module():
     gpu_rungs = ladder.rungs(device="gpu")
     assert [r.number for r in gpu_rungs] == list(range(6, 12))
     assert {p.name for p in CUDA_DIR.iterdir() if p.suffix in (".cu", ".py", ".ptx")} >= {
-        "1_odd_even_numba.py", "2_odd_even_global.cu", "3_odd_even_shared.cu",
-        "3b_merge_split_shared.cu", "4_bitonic.cu", "6_odd_even_inline_ptx.cu",
+        "6_odd_even_numba.py", "7_odd_even_global.cu", "8_odd_even_shared.cu",
+        "8b_merge_split_shared.cu", "9_bitonic.cu", "11_odd_even_inline_ptx.cu",
         "special_registers.cu",
-        "odd_even_step.ptx"}
+        "7b_odd_even_step.ptx"}
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -71,7 +71,7 @@ def test_every_cu_file_opens_with_what_changed(name):
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_hand_written_ptx_assembles_for_both_archs(arch):
-    text = (CUDA_DIR / "odd_even_step.ptx").read_text()
+    text = (CUDA_DIR / "7b_odd_even_step.ptx").read_text()
     assert cudatools.ptx_version(text) == "7.8"
     assert "odd_even_step_ptx" in cudatools.sass_for(cudatools.assemble_ptx(text, arch))
 
@@ -79,7 +79,7 @@ def test_hand_written_ptx_assembles_for_both_archs(arch):
 def test_inline_ptx_and_c_min_max_give_the_same_sass():
     # Same operations in the same order; at most the registers of two loads differ.
     for arch in ARCHS:
-        by_kernel = cudatools.sass_by_kernel(cudatools.sass_for("6_odd_even_inline_ptx.cu", arch))
+        by_kernel = cudatools.sass_by_kernel(cudatools.sass_for("11_odd_even_inline_ptx.cu", arch))
         ptx, c = by_kernel["odd_even_shared_ptx"], by_kernel["odd_even_shared_minmax"]
         assert list(map(cudatools.sass_opcode, ptx)) == list(map(cudatools.sass_opcode, c))
         assert len(cudatools.sass_diff(ptx, c).splitlines()) <= 12
@@ -104,7 +104,7 @@ def test_bad_inline_ptx_fails_at_ptxas_with_the_line(tmp_path):
 
 
 def test_kernel_params_reads_every_kernel_signature():
-    text = (CUDA_DIR / "4_bitonic.cu").read_text()
+    text = (CUDA_DIR / "9_bitonic.cu").read_text()
     assert [str(p) for p in gpu.kernel_params(text, "bitonic_merge_global")] == [
         "int *a", "unsigned k", "unsigned j"]
     text = (CUDA_DIR / "special_registers.cu").read_text()
@@ -112,11 +112,11 @@ def test_kernel_params_reads_every_kernel_signature():
     assert params[1].ctype == "unsigned long long" and params[1].pointer
     assert params[-1].ctype == "long long" and not params[-1].pointer
     with pytest.raises(KeyError, match="bitonic_sort_tile"):
-        gpu.kernel_params((CUDA_DIR / "4_bitonic.cu").read_text(), "bitonic")
+        gpu.kernel_params((CUDA_DIR / "9_bitonic.cu").read_text(), "bitonic")
 
 
 def test_a_python_int_for_an_int_parameter_is_refused_naming_np_int32():
-    params = gpu.kernel_params((CUDA_DIR / "2_odd_even_global.cu").read_text(), "odd_even_step")
+    params = gpu.kernel_params((CUDA_DIR / "7_odd_even_global.cu").read_text(), "odd_even_step")
     with pytest.raises(gpu.KernelArgumentError) as err:
         gpu.check_args("odd_even_step", params, (FakeDeviceArray(np.int32), 100, np.int32(0)))
     message = str(err.value)
@@ -133,7 +133,7 @@ def test_a_python_float_for_a_float_parameter_is_refused_naming_np_float32():
 
 
 def test_host_arrays_wrong_dtypes_and_counts_are_refused():
-    params = gpu.kernel_params((CUDA_DIR / "2_odd_even_global.cu").read_text(), "odd_even_step")
+    params = gpu.kernel_params((CUDA_DIR / "7_odd_even_global.cu").read_text(), "odd_even_step")
     with pytest.raises(gpu.KernelArgumentError, match="cupy.asarray"):
         gpu.check_args("odd_even_step", params, (np.zeros(4, np.int32), np.int32(4), np.int32(0)))
     with pytest.raises(gpu.KernelArgumentError, match="int64.*astype\\(np.int32\\)"):
@@ -232,7 +232,7 @@ def test_bitonic_on_cpu_threads_with_small_blocks(threads):
 
 def test_emulator_refuses_inline_ptx_and_says_how_to_check_it():
     with pytest.raises(EmulationError, match="line 2[0-9].*inline PTX.*cubin_for"):
-        run_on_cpu("6_odd_even_inline_ptx.cu", "odd_even_shared_ptx", 1, 32,
+        run_on_cpu("11_odd_even_inline_ptx.cu", "odd_even_shared_ptx", 1, 32,
                    np.zeros(8, np.int32), np.int32(8), shared_mem=32)
 
 
@@ -253,7 +253,7 @@ def test_emulator_reports_a_crash_without_dying():
 
 def test_emulator_checks_arguments_like_a_gpu_launch():
     with pytest.raises(gpu.KernelArgumentError, match=r"np\.int32\(8\)"):
-        run_on_cpu("2_odd_even_global.cu", "odd_even_step", 1, 4, np.zeros(8, np.int32), 8,
+        run_on_cpu("7_odd_even_global.cu", "odd_even_step", 1, 4, np.zeros(8, np.int32), 8,
                    np.int32(0))
 
 
@@ -302,7 +302,7 @@ def test_hand_written_ptx_runs_through_the_driver():
 def test_a_python_int_is_refused_on_a_real_launch():
     import cupy as cp
 
-    step = gpusorts._kernel("2_odd_even_global.cu", "odd_even_step")
+    step = gpusorts._kernel("7_odd_even_global.cu", "odd_even_step")
     d = cp.arange(8, dtype=cp.int32)
     with pytest.raises(gpu.KernelArgumentError, match="np.int32"):
         step(1, 4, d, 8, np.int32(0))
@@ -310,7 +310,7 @@ def test_a_python_int_is_refused_on_a_real_launch():
 
 @pytest.mark.gpu
 def test_ptx_newer_than_the_driver_is_explained(tmp_path):
-    text = (CUDA_DIR / "odd_even_step.ptx").read_text().replace(".version 7.8", ".version 99.9")
+    text = (CUDA_DIR / "7b_odd_even_step.ptx").read_text().replace(".version 7.8", ".version 99.9")
     path = tmp_path / "too_new.ptx"
     path.write_text(text)
     with pytest.raises(cudatools.CudaCompileError, match="accepts PTX up to"):
@@ -347,7 +347,7 @@ def test_launch_checks_run_once_per_shape_and_types_but_still_refuse_new_mistake
         def __call__(self, grid, block, args, shared_mem=0):
             calls.append((grid, block))
 
-    params = gpu.kernel_params((CUDA_DIR / "2_odd_even_global.cu").read_text(), "odd_even_step")
+    params = gpu.kernel_params((CUDA_DIR / "7_odd_even_global.cu").read_text(), "odd_even_step")
     kernel = gpu.Kernel(Raw(), "odd_even_step", params)
     d = FakeDeviceArray(np.int32)
     for phase in range(3):

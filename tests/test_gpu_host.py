@@ -36,7 +36,7 @@ def test_merge_split_host_code_sorts(fake_gpu):
 
 def test_shared_memory_above_48_kb_opts_in(fake_gpu):
     d = fake_cupy.asarray(random_keys(13000, seed=2))
-    kernel = gpusorts._kernel("3_odd_even_shared.cu", "odd_even_shared")
+    kernel = gpusorts._kernel("8_odd_even_shared.cu", "odd_even_shared")
     launch = gpusorts.odd_even_shared_launch(d.size)
     assert launch.shared_mem > gpu.DEFAULT_SHARED_BYTES
     # Too much shared memory for any GPU is refused before launch, with the limit:
@@ -47,7 +47,7 @@ def test_shared_memory_above_48_kb_opts_in(fake_gpu):
 
 
 def test_a_python_int_is_refused_at_launch(fake_gpu):
-    step = gpusorts._kernel("2_odd_even_global.cu", "odd_even_step")
+    step = gpusorts._kernel("7_odd_even_global.cu", "odd_even_step")
     with pytest.raises(gpu.KernelArgumentError, match=r"np\.int32\(8\)"):
         step(1, 4, fake_cupy.asarray(np.arange(8, dtype=np.int32)), 8, np.int32(0))
 
@@ -123,7 +123,7 @@ def test_crossover_and_series():
 def test_a_ptx_file_newer_than_the_driver_is_explained(fake_gpu, tmp_path):
     from py2ptx import cudatools
 
-    text = (cudatools.KERNELS / "cuda" / "odd_even_step.ptx").read_text()
+    text = (cudatools.KERNELS / "cuda" / "7b_odd_even_step.ptx").read_text()
     path = tmp_path / "too_new.ptx"
     path.write_text(text.replace(".version 7.8", ".version 9.9"))
     # The fake driver is CUDA 13.0 and refuses every PTX file, as an old driver would.
@@ -132,4 +132,4 @@ def test_a_ptx_file_newer_than_the_driver_is_explained(fake_gpu, tmp_path):
                              r"accepts PTX up to .version 9.0"):
         gpu.load_ptx(path)
     with pytest.raises(fake_cupy.CUDADriverError):  # not a version problem: passed on as is
-        gpu.load_ptx("odd_even_step.ptx")
+        gpu.load_ptx("7b_odd_even_step.ptx")

@@ -126,7 +126,7 @@ def test_wrong_launch_shape_is_refused_before_launch():
     with pytest.raises(gpu.LaunchShapeError, match=r"A float\? Divide with //"):
         gpu.check_launch(100 / 32, 32)
     with pytest.raises(gpu.LaunchShapeError, match="at most 1024"):
-        run_on_cpu("2_odd_even_global.cu", "odd_even_step", 1, 2048,
+        run_on_cpu("7_odd_even_global.cu", "odd_even_step", 1, 2048,
                    np.zeros(8, np.int32), np.int32(8), np.int32(0))
 
 
@@ -208,7 +208,7 @@ def test_bad_inline_ptx_points_at_the_asm_line(template, bad, says):
 
 
 def test_a_ptx_file_with_a_version_too_new_for_the_toolchain():
-    text = (cudatools.KERNELS / "cuda" / "odd_even_step.ptx").read_text()
+    text = (cudatools.KERNELS / "cuda" / "7b_odd_even_step.ptx").read_text()
     with pytest.raises(cudatools.CudaCompileError,
                        match=r"Unsupported \.version 9\.5; current version is '9\.0'"):
         cudatools.assemble_ptx(text.replace(".version 7.8", ".version 9.5"))

@@ -45,7 +45,7 @@ def asm_lines(text: str) -> list[int]:
 
 
 def load_python(relative: str):
-    """Import a kernel module by its file name, e.g. ``cuda/1_odd_even_numba.py``.
+    """Import a kernel module by its file name, e.g. ``cuda/6_odd_even_numba.py``.
 
     The numbered file names read like a table of contents but are not valid module
     names, so they are loaded from their path (once; later calls return the same module).

@@ -1,6 +1,6 @@
 /* special_registers.cu — where and when did each block run? (notebook 04)
  *
- * What changed from the previous version (6_odd_even_inline_ptx.cu): nothing is
+ * What changed from the previous version (11_odd_even_inline_ptx.cu): nothing is
  * sorted; this kernel only reads PTX special registers that CUDA C has no name for,
  * through inline PTX (PTX ISA, chapter 10 "Special Registers", one section each):
  *   %smid         the SM this thread is running on

@@ -1,7 +1,7 @@
-/* 7_streaming_cache_hints.cu — what DeepSeek's custom PTX does (notebook 05).
+/* streaming_cache_hints.cu — what DeepSeek's custom PTX does (notebook 05).
  *
- * What changed from the previous version (6_odd_even_inline_ptx.cu): we stop
- * sorting. Version 6 wrote in inline PTX something C already says (min/max), and
+ * What changed from the previous version (11_odd_even_inline_ptx.cu): we stop
+ * sorting. Rung 11 wrote in inline PTX something C already says (min/max), and
  * the SASS did not change. This file writes in inline PTX what CUDA C does not
  * say: how a load or a store should treat the caches. DeepSeek-V3's report:
  * "we employ customized PTX instructions and auto-tune the communication chunk

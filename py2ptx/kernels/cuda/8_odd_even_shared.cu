@@ -1,7 +1,7 @@
-/* 3_odd_even_shared.cu — odd-even transposition sort in one block, the whole array
+/* 8_odd_even_shared.cu — odd-even transposition sort in one block, the whole array
  * in shared memory, one launch (notebook 03, rung 8).
  *
- * What changed from the previous version (2_odd_even_global.cu):
+ * What changed from the previous version (7_odd_even_global.cu):
  *   - one launch instead of n: the barrier between phases is __syncthreads(), which
  *     only the threads of one block wait at, inside one SM, instead of a kernel launch
  *     that goes through the driver and waits for the whole GPU;

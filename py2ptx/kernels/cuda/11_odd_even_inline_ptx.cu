@@ -1,7 +1,7 @@
-/* 6_odd_even_inline_ptx.cu — the shared-memory odd-even sort with its
+/* 11_odd_even_inline_ptx.cu — the shared-memory odd-even sort with its
  * compare-and-swap written two ways (notebook 04, rung 11).
  *
- * What changed from the previous version (3_odd_even_shared.cu):
+ * What changed from the previous version (8_odd_even_shared.cu):
  *   - the compare-and-swap has no branch: the pair becomes (min, max) and both
  *     keys are stored back whether they moved or not;
  *   - odd_even_shared_minmax writes that in C (min/max);
@@ -30,7 +30,7 @@ __device__ __forceinline__ void min_max_ptx(int &low, int &high)
     high = h;
 }
 
-// The shared-memory sort of 3_odd_even_shared.cu, with the compare-and-swap as a
+// The shared-memory sort of 8_odd_even_shared.cu, with the compare-and-swap as a
 // template parameter so that both kernels below are the same code but for it.
 template <void (*MIN_MAX)(int &, int &)>
 __device__ __forceinline__ void odd_even_shared_body(int *a, int n)

@@ -1,6 +1,6 @@
-/* 8_stale_reads.cu — can a .nc load return stale data? (notebook 05)
+/* stale_reads.cu — can a .nc load return stale data? (notebook 05)
  *
- * What changed from the previous version (7_streaming_cache_hints.cu): the loads
+ * What changed from the previous version (streaming_cache_hints.cu): the loads
  * that version copies are read-only for the whole kernel, which is what
  * ld.global.nc promises the hardware. DeepEP also uses .nc loads on buffers that
  * another agent (a GPU across NVLink) writes while the kernel runs, and its README

@@ -1,4 +1,4 @@
-"""1_odd_even_numba.py -- odd-even transposition sort with numba.cuda, global memory,
+"""6_odd_even_numba.py -- odd-even transposition sort with numba.cuda, global memory,
 one launch per phase (notebook 03, rung 6).
 
 What changed from the previous version (py2ptx/kernels/bubble_numba.py, the CPU

@@ -1,11 +1,11 @@
-/* 3b_merge_split_shared.cu — odd-even merge-split sort in one block (notebook 03,
- * version 3b): version 3 with runs of keys where it had single keys (Baudet and
+/* 8b_merge_split_shared.cu — odd-even merge-split sort in one block (notebook 03,
+ * variant 8b of rung 8): rung 8 with runs of keys where it had single keys (Baudet and
  * Stevenson, 1978).
  *
- * What changed from the previous version (3_odd_even_shared.cu):
+ * What changed from the previous version (8_odd_even_shared.cu):
  *   - each of the p threads owns a run of m = ceil(n / p) keys and first sorts it
  *     alone (insertion sort; keys past n are padded with INT_MAX);
- *   - a phase pairs neighbouring runs as version 3 paired neighbouring keys: the
+ *   - a phase pairs neighbouring runs as rung 8 paired neighbouring keys: the
  *     lower thread keeps the m smallest of the 2m keys (merging from the front), the
  *     upper thread the m largest (merging from the back);
  *   - p phases instead of n: with 1024 threads and n = 16384, 1,024 barriers instead

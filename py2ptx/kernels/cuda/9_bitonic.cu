@@ -1,7 +1,7 @@
-/* 4_bitonic.cu — bitonic sort: shared-memory stages inside a block, global merge
+/* 9_bitonic.cu — bitonic sort: shared-memory stages inside a block, global merge
  * steps between blocks (notebook 03, rung 9).
  *
- * What changed from the previous version (3_odd_even_shared.cu):
+ * What changed from the previous version (8_odd_even_shared.cu):
  *   - the algorithm (co-optimization, not low-level optimization): Batcher's bitonic
  *     network does log2(n) * (log2(n) + 1) / 2 compare-exchange steps instead of n,
  *     each over n/2 independent pairs; O(n log^2 n) work instead of O(n^2);

@@ -1,7 +1,7 @@
-/* 2_odd_even_global.cu — odd-even transposition sort in CUDA C, global memory,
+/* 7_odd_even_global.cu — odd-even transposition sort in CUDA C, global memory,
  * one launch per phase (notebook 03, rung 7; notebook 00 shows its PTX and SASS).
  *
- * What changed from the previous version (1_odd_even_numba.py, the same kernel in
+ * What changed from the previous version (6_odd_even_numba.py, the same kernel in
  * Python through numba.cuda):
  *   - the language: CUDA C, compiled by NVRTC (through CuPy's RawModule on a GPU,
  *     through py2ptx.cudatools on the CPU) instead of Numba's LLVM;
