@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
+
+from . import bench, reports
+from .checks import WrongResult
+from .doctor import main as doctor_main
+from .results import record_run
 
 
 def main(argv: list[str] | None = None) -> int:
-    from . import bench
-
     parser = argparse.ArgumentParser(prog="python -m py2ptx",
                                      description="Helpers for the course From Python to PTX.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -32,8 +36,6 @@ def main(argv: list[str] | None = None) -> int:
                      help="also write the run to results/ ($PY2PTX_RESULTS) as 'ladder'")
     args = parser.parse_args(argv)
     if args.command == "doctor":
-        from .doctor import main as doctor_main
-
         return doctor_main()
     if args.command == "ladder":
         return _ladder(lad, args, sys.argv[1:] if argv is None else argv)
@@ -42,11 +44,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _ladder(parser: argparse.ArgumentParser, args, argv: list[str]) -> int:
-    from pathlib import Path
-
-    from . import bench
-    from .checks import WrongResult
-
     if args.n < 2:
         parser.error(f"--n {args.n}: the ladder needs at least 2 keys")
     if args.repeats < 1:
@@ -64,28 +61,23 @@ def _ladder(parser: argparse.ArgumentParser, args, argv: list[str]) -> int:
                   f"{sum(estimate.values()) / 60:.0f} minutes ({slow}); a smaller --n, "
                   f"or --rungs without them, is quicker.", file=sys.stderr)
 
-    progress = bench.TextProgress(sys.stderr)
     try:
-        timings, skipped = bench.ladder_at(args.n, keys, args.repeats, progress=progress)
+        timings, skipped = bench.ladder_at(args.n, keys, args.repeats, progress=True)
     except WrongResult as err:
-        progress.close()
         print(f"error: a rung sorted wrongly, so nothing is reported:\n{err}", file=sys.stderr)
         return 1
-    progress.close()
-    print(bench.ladder_report(timings, skipped))
+    print(reports.ladder_report(timings, skipped))
     if not timings:
         return 1
 
-    import matplotlib
+    import matplotlib  # heavy, and only for the figure
 
     matplotlib.use("Agg")  # a file, never a window
     figure = Path(args.figure or f"build/ladder-n{args.n}.png")
     figure.parent.mkdir(parents=True, exist_ok=True)
-    bench.ladder_figure(timings, skipped).savefig(figure, dpi=120)
+    reports.ladder_figure(timings, skipped).savefig(figure, dpi=120)
     print(f"\nFigure: {figure}")
     if args.record:
-        from .results import record_run
-
         path = record_run("ladder", list(timings.values()), extra={
             "n": args.n, "rungs": keys, "repeats": args.repeats, "skipped": skipped,
             "command": shlex.join(["python", "-m", "py2ptx", *argv])})

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .kernels import read_source
+from .kernels import KERNELS, read_source
 
-KERNELS_C = Path(__file__).parent / "kernels" / "c"
+KERNELS_C = KERNELS / "c"
 
 #: ctypes type for "a writable, C-contiguous int32 NumPy array" (``int32_t *``).
 INT32_ARRAY = np.ctypeslib.ndpointer(dtype=np.int32, flags="C_CONTIGUOUS,WRITEABLE")

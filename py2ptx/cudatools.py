@@ -25,8 +25,27 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .kernels import KERNELS, asm_lines, read_source  # noqa: F401 -- KERNELS: the notebooks' path
+
 DEFAULT_ARCH = "sm_90"  # Hopper (H100/H200), the course's recorded GPU
-KERNELS = Path(__file__).parent / "kernels"
+
+
+# PTX ISA version introduced by each CUDA release (NVIDIA, PTX ISA "Release History").
+# A driver accepts PTX up to the version of the CUDA release it ships with.
+PTX_ISA_FOR_CUDA = {
+    (11, 0): "7.0", (11, 1): "7.1", (11, 2): "7.2", (11, 3): "7.3", (11, 4): "7.4",
+    (11, 5): "7.5", (11, 6): "7.6", (11, 7): "7.7", (11, 8): "7.8",
+    (12, 0): "8.0", (12, 1): "8.1", (12, 2): "8.2", (12, 3): "8.3", (12, 4): "8.4",
+    (12, 5): "8.5", (12, 6): "8.5", (12, 8): "8.7", (12, 9): "8.8",
+    (13, 0): "9.0", (13, 1): "9.1", (13, 2): "9.2", (13, 3): "9.3", (13, 4): "9.4",
+    (13, 5): "9.5",
+}
+
+
+def highest_ptx_isa(cuda_version: tuple[int, int]) -> str | None:
+    """The newest PTX ``.version`` a driver of this CUDA version loads (None if unknown)."""
+    known = [v for v in PTX_ISA_FOR_CUDA if v <= tuple(cuda_version)]
+    return PTX_ISA_FOR_CUDA[max(known)] if known else None
 
 
 class ToolNotFound(RuntimeError):
@@ -162,7 +181,6 @@ def supported_archs() -> list[str]:
 
 
 def _compile(source, arch: str, options: tuple[str, ...], want: str) -> bytes:
-    from .kernels import read_source
 
     text, name = read_source(source, ".cu")
     return _compile_text(text, name, arch, options, want)
@@ -237,7 +255,6 @@ def _inline_ptx_culprit(text: str, name: str, arch: str, options, log: str) -> s
     if not inside:
         return ""
     mnemonic = bad.split()[0] if bad.split() else ""
-    from .kernels import asm_lines
 
     lines = text.splitlines()
     for start in asm_lines(text):

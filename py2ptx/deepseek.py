@@ -31,6 +31,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .cudatools import sass_by_kernel, sass_for
+from .gpu import compute_capability, explained, load_module, require_gpu
+from .machine import gpu_info, has_gpu, machine_label
+from .results import Measured, latest_run
+from .settings import shared_gpu
 from .timing import Timing
 
 KERNEL_FILE = "streaming_cache_hints.cu"
@@ -114,8 +119,6 @@ def sass_evidence(arch: str = "sm_90") -> dict[str, dict[str, list[str]]]:
     the uniform-register moves that build the cache policy the loads carry in
     ``desc[...]``. Variants the arch cannot run are left out.
     """
-    from .cudatools import sass_by_kernel, sass_for
-
     cc = (int(arch[3:-1]), int(arch[-1]))
     runnable, _ = split_by_arch(cc)
     by_kernel = sass_by_kernel(sass_for(KERNEL_FILE, arch))
@@ -192,8 +195,6 @@ class Experiment:
     """
 
     def __init__(self, stream_bytes: int | None = None, threads: int = 1024):
-        from .gpu import compute_capability, load_module, require_gpu
-
         cp = self.cp = require_gpu("the L2 interference experiment")
         attrs = cp.cuda.Device().attributes
         self.cc = compute_capability()
@@ -262,8 +263,6 @@ class Experiment:
 
     def validate(self) -> None:
         """Every runnable variant copies exactly, at a small and a large chunk (poisoned dst)."""
-        from .gpu import explained
-
         n = 3 * 2**20 + 7 * 4  # not a whole number of chunks: the last one is partial
         src, dst = self.src[:n], self.dst[:n]
         for key in self.kernels:
@@ -382,8 +381,6 @@ def stale_reads(rounds: int = 20000, max_spins: int = 2_000_000) -> list[dict]:
     One row per (polling protocol, load under test): ``{"poll", "load", "stale",
     "checked", "timed_out"}``. Loads this GPU cannot run are listed with a reason.
     """
-    from .gpu import compute_capability, explained, load_module, require_gpu
-
     cp = require_gpu("the stale-read probe")
     cc = compute_capability()
     probe = load_module(PROBE_FILE).kernel("stale_probe")
@@ -552,34 +549,28 @@ def copy_table(timings: list[Timing]) -> list[dict]:
 
 def recorded():
     """The latest recorded run of this experiment on a GPU, or None."""
-    from .results import latest_run
-
     return latest_run(RUN_NAME)
 
 
-def measured(progress=print):
-    """The experiment's numbers for notebook 05: ``(timings, extra, where)``.
+def measured(progress=print) -> Measured:
+    """The experiment's numbers for notebook 05, as a :class:`~py2ptx.results.Measured`
+    (``extra`` holds the run's set-up, grid and probe).
 
     Live on a GPU (unless ``PY2PTX_SHARED_GPU`` says it is shared), else the latest
-    recorded run with its provenance in ``where``; with neither, ``(None, None, message)``
-    saying so plainly.
+    recorded run with its provenance in ``where``; with neither, ``timings`` is None and
+    ``where`` says so plainly.
     """
-    from .doctor import gpu_info, has_gpu, machine_label
-    from .results import no_run_message
-    from .settings import shared_gpu
-
     why = ""
     if has_gpu():
         if not shared_gpu():
             timings, extra = run_experiment(progress=progress)
-            return timings, extra, f"{gpu_info()['name']}, live, with {machine_label()}"
+            name = gpu_info()["name"]
+            return Measured(timings, f"{name}, live, with {machine_label()}", f"{name}, live",
+                            True, None, extra)
         why = ("PY2PTX_SHARED_GPU is set: on a GPU shared with other users this experiment "
                "would measure their kernels too, and disturb them; showing the recorded "
                "run instead. ")
-    run = recorded()
-    if run is None:
-        return None, None, why + no_run_message(RUN_NAME)
-    return run.timings, run.provenance.get("extra", {}), why + run.describe()
+    return Measured.from_run(recorded(), RUN_NAME, why)
 
 
 def findings(timings: list[Timing], extra: dict) -> dict[str, list[str]]:

@@ -32,8 +32,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .cudatools import CudaCompileError
+from .cudatools import KERNELS, CudaCompileError, highest_ptx_isa, ptx_version
+from .gpu_errors import GPUError, explain, explained  # noqa: F401 -- the launcher's errors
 from .kernels import read_source, strip_comments
+from .machine import (  # noqa: F401 -- where every launch asks for the GPU
+    NoGPU,
+    compute_capability,
+    cupy_or_none,
+    gpu_info,
+    has_nvidia_driver,
+    max_shared_bytes,
+    require_gpu,
+)
 
 #: C type of a kernel parameter -> the NumPy type a launch must pass for it.
 SCALAR_TYPES = {
@@ -60,10 +70,6 @@ class KernelArgumentError(TypeError):
 
 class LaunchShapeError(ValueError):
     """A grid, block or shared-memory size the GPU cannot launch (caught before launch)."""
-
-
-class NoGPU(RuntimeError):
-    """This needs an NVIDIA GPU and CuPy, and this machine has not got them."""
 
 
 @dataclass(frozen=True)
@@ -183,41 +189,6 @@ def check_launch(grid, block, shared_mem: int = 0, max_shared: int = DEFAULT_SHA
 # --------------------------------------------------------------------------- the GPU side
 
 
-def cupy_or_none():
-    """CuPy if it is installed and sees a GPU, else None (never raises)."""
-    from .doctor import has_gpu
-
-    if not has_gpu():
-        return None
-    import cupy
-
-    return cupy
-
-
-def require_gpu(what: str = "this cell"):
-    """CuPy, or :class:`NoGPU` with a message that says what runs instead."""
-    cp = cupy_or_none()
-    if cp is None:
-        from .doctor import gpu_info
-
-        raise NoGPU(f"{what} needs an NVIDIA GPU and CuPy ({gpu_info().get('error')}). "
-                    f"Without one the course compiles the kernel here and shows the "
-                    f"recorded GPU run from results/.")
-    return cp
-
-
-def compute_capability() -> tuple[int, int]:
-    """This GPU's compute capability, ``(9, 0)`` for an H200 (CuPy gives the string ``"90"``)."""
-    cc = str(require_gpu("compute_capability").cuda.Device().compute_capability)
-    return int(cc[:-1]), int(cc[-1])
-
-
-def max_shared_bytes() -> int:
-    """The most dynamic shared memory one block may opt in to on this GPU."""
-    cp = require_gpu("max_shared_bytes")
-    return int(cp.cuda.Device().attributes["MaxSharedMemoryPerBlockOptin"])
-
-
 class Kernel:
     """One ``__global__`` function of a loaded module, launched with checked arguments.
 
@@ -262,7 +233,7 @@ class Module:
         self.raw, self.source_text, self.name = raw, source_text, display_name
 
     def kernel(self, name: str) -> Kernel:
-        import cupy
+        import cupy  # optional and heavy: only machines with a GPU have it
 
         params = None
         if self.source_text is not None:
@@ -310,9 +281,6 @@ def load_ptx(path: str | os.PathLike) -> Module:
     A ``.version`` newer than the driver knows fails with
     ``CUDA_ERROR_UNSUPPORTED_PTX_VERSION``; the message says which versions apply.
     """
-    from .cudatools import KERNELS, ptx_version
-    from .doctor import gpu_info, highest_ptx_isa
-
     cp = require_gpu("load_ptx")
     path = Path(path)
     if not path.exists() and (KERNELS / "cuda" / path).exists():
@@ -347,9 +315,7 @@ def numba_cuda():
     results, thousands of times slower, so the course runs it at small n only and
     never shows its times as GPU speed.
     """
-    from .doctor import _gpu_from_nvidia_smi, has_gpu
-
-    if not (has_gpu() or "error" not in _gpu_from_nvidia_smi()):
+    if not has_nvidia_driver():
         os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
         from numba.core import config
 
@@ -366,82 +332,3 @@ def numba_simulated() -> bool:
     from numba.core import config
 
     return bool(config.ENABLE_CUDASIM)
-
-
-# --------------------------------------------------------------------------- GPU errors
-
-
-class GPUError(RuntimeError):
-    """A CUDA error, explained: what happened, what state the GPU is in, what to do."""
-
-
-ILLEGAL_ADDRESS = (
-    "a kernel read or wrote outside its arrays (an illegal memory access). The CUDA "
-    "context of this Python process is now unusable: every later GPU call in it fails "
-    "too, so restart the kernel (Kernel > Restart Kernel) before running anything else "
-    "on the GPU. Then find the bug at small n without the GPU -- CUDA C on CPU threads "
-    "(py2ptx.cuda_on_cpu.run_on_cpu) or numba.cuda in the simulator "
-    "(NUMBA_ENABLE_CUDASIM=1), where an index past the end stops with a message -- and "
-    "check every index against n, especially in the last, partly filled block.")
-
-OLD_DRIVER = (
-    "the NVIDIA driver is older than the CUDA version this CuPy was built for. "
-    "`python -m py2ptx doctor` shows the CUDA version the driver supports; install the "
-    "CuPy wheel for it (cupy-cuda12x for a CUDA 12 driver; `make lab` picks it), or ask "
-    "for a newer driver.")
-
-
-def _out_of_memory(err) -> str:
-    asked = re.search(r"allocating ([\d,]+) bytes", str(err))
-    parts = [f"the GPU could not give {int(asked.group(1).replace(',', '')) / 2**20:,.1f} MiB"
-             if asked else "the GPU ran out of memory"]
-    try:
-        import cupy
-
-        free, total = cupy.cuda.runtime.memGetInfo()
-        pool = cupy.get_default_memory_pool()
-        parts.append(f"{free / 2**20:,.0f} MiB of its {total / 2**20:,.0f} MiB are free, and "
-                     f"this notebook's CuPy pool holds {pool.total_bytes() / 2**20:,.1f} MiB")
-    except Exception:  # noqa: BLE001 -- the explanation must not fail in its turn
-        pass
-    limit = os.environ.get("CUPY_GPU_MEMORY_LIMIT")
-    if limit:
-        parts.append(f"CUPY_GPU_MEMORY_LIMIT={limit} caps this process (on a shared hub, "
-                     f"your share of the GPU)")
-    return ("; ".join(parts) + ". Use a smaller n, free arrays you no longer need (del a; "
-            "cupy.get_default_memory_pool().free_all_blocks()), or restart the kernel. "
-            "int32 keys take 4 bytes each: n = 2**20 is 4 MiB per array.")
-
-
-def explain(err: BaseException) -> str | None:
-    """What a CUDA error means for a student, or None if it is not one this knows."""
-    text = f"{type(err).__name__}: {err}"
-    # An index far past an array's end can land outside the global window altogether;
-    # an H200 (driver 580) then says "invalid address space" instead of "illegal address".
-    if re.search(r"IllegalAddress|illegal memory access|ILLEGAL_ADDRESS|InvalidAddressSpace|"
-                 r"INVALID_ADDRESS_SPACE", text):
-        return ILLEGAL_ADDRESS
-    if "OutOfMemory" in type(err).__name__ or "out of memory" in text.lower():
-        return _out_of_memory(err)
-    if re.search(r"InsufficientDriver|driver version is insufficient", text):
-        return OLD_DRIVER
-    return None
-
-
-class explained:  # noqa: N801 -- used as a context manager
-    """``with explained("bitonic sort"):`` turns known CUDA errors into :class:`GPUError`."""
-
-    def __init__(self, what: str):
-        self.what = what
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, err, tb):
-        if err is None or isinstance(err, GPUError):
-            return False
-        message = explain(err)
-        if message is None:
-            return False
-        raise GPUError(f"{self.what}: {message}\n(CUDA said: {type(err).__name__}: {err})") \
-            from err

@@ -2,9 +2,14 @@
 
 * ``sort(keys) -> sorted copy``, like :mod:`py2ptx.sorts`: checks its input, copies
   it to the GPU, sorts, copies back. This is what the ladder validates.
-* ``DEVICE_SORTS[key](d_keys)``: sorts a CuPy array in place on the GPU, with no
-  transfers. This is what gets timed (CUDA events), so that host<->device copies
-  are measured separately (:func:`time_transfers`) and never hide in a kernel time.
+* ``*_device(d_keys)``: sorts a CuPy array in place on the GPU, with no transfers.
+  This is what gets timed (CUDA events), so that host<->device copies are measured
+  separately (:func:`time_transfers`) and never hide in a kernel time.
+* ``*_schedule(n, threads)``: the launches a sort makes, which the CPU threads replay
+  without a GPU (:meth:`py2ptx.ladder.Rung.on_cpu_threads`).
+
+Which function belongs to which rung is said once, in the registry
+(:data:`py2ptx.ladder.VERSIONS`), which also derives ``DEVICE_SORTS`` and ``SCHEDULES``.
 
 The kernels are files in ``kernels/cuda/``; this module only launches them. The
 Numba rung also runs without a GPU, in Numba's CUDA simulator
@@ -20,18 +25,23 @@ import numpy as np
 
 from .checks import as_int32_keys
 from .gpu import explained, load_module, load_ptx, numba_cuda, require_gpu
+from .kernels import load_python
+from .machine import gpu_info, max_shared_bytes, per_machine
+from .timing import time_gpu
 
 INT32_MAX = np.iinfo(np.int32).max
 #: Threads per block for the kernels with one thread per pair.
 PAIR_THREADS = 256
 
 
-@functools.cache
+@per_machine
 def _module(file: str):
     return load_module(file)
 
 
+@per_machine
 def _kernel(file: str, name: str):
+    # Remembered, with the launch checks it has made: a sort pays them once, not per call.
     return _module(file).kernel(name)
 
 
@@ -47,8 +57,6 @@ def odd_even_numba_device(d, threads: int = 128) -> None:
 
     ``d`` is a GPU array (CuPy or Numba), or a simulator array without a GPU.
     """
-    from .kernels import load_python
-
     step = load_python("cuda/6_odd_even_numba.py").odd_even_step
     n = d.shape[0]
     blocks = _blocks(n // 2, threads)
@@ -65,6 +73,13 @@ def odd_even_numba(keys: np.ndarray, threads: int = 128) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- rungs 7-11: CuPy
+
+
+class Schedule(NamedTuple):
+    """A sort's launches on an array of ``size`` keys (padded with INT_MAX past n)."""
+
+    size: int
+    launches: list
 
 
 class Launch(NamedTuple):
@@ -214,24 +229,7 @@ def odd_even_handwritten_ptx_device(d, threads: int = PAIR_THREADS) -> None:
 
 def max_n_shared() -> int:
     """The most int32 keys one block can hold in shared memory on this GPU."""
-    from .gpu import max_shared_bytes
-
     return max_shared_bytes() // 4
-
-
-#: Rung key -> the in-place sort of a CuPy int32 array (what the timings measure); plus
-#: two sorts that are measured but are not rungs: rung 11's twin in C (notebook 04) and
-#: version 3b, the merge-split form of odd-even sort (notebook 03).
-DEVICE_SORTS = {
-    "odd_even_numba": odd_even_numba_device,
-    "odd_even_global": odd_even_global_device,
-    "odd_even_shared": odd_even_shared_device,
-    "bitonic": bitonic_device,
-    "cupy_sort": cupy_sort_device,
-    "odd_even_inline_ptx": odd_even_inline_ptx_device,
-    "odd_even_minmax": odd_even_minmax_device,
-    "merge_split": merge_split_device,
-}
 
 
 def on_gpu(device_sort):
@@ -265,8 +263,6 @@ def time_transfers(n: int, repeats: int = 20):
     Returns two :class:`~py2ptx.timing.Timing` (labels ``h2d`` and ``d2h``). The
     host array is ordinary (pageable) memory, as in every other cell of the course.
     """
-    from .timing import time_gpu
-
     cp = require_gpu("time_transfers")
     host = np.random.default_rng(0).integers(-(2**31), 2**31 - 1, n, dtype=np.int32)
     d = cp.asarray(host)
@@ -277,39 +273,25 @@ def time_transfers(n: int, repeats: int = 20):
 
 # --------------------------------------------------------------------------- on CPU threads
 
-#: Rung key -> (kernel file, make the launches for n keys and a block size or None).
-SCHEDULES = {
-    "odd_even_global": ("7_odd_even_global.cu",
-                        lambda n, t: odd_even_global_launches(n, t or PAIR_THREADS)),
-    "odd_even_shared": ("8_odd_even_shared.cu",
-                        lambda n, t: [odd_even_shared_launch(n, t or 1024)]),
-    "bitonic": ("9_bitonic.cu", lambda n, t: bitonic_launches(padded_size(n), t or 512)),
-    "merge_split": ("8b_merge_split_shared.cu", lambda n, t: [merge_split_launch(n, t or 1024)]),
-}
+def odd_even_global_schedule(n: int, threads: int | None = None) -> Schedule:
+    """Rung 7 on CPU threads: n launches of odd_even_step."""
+    return Schedule(n, odd_even_global_launches(n, threads or PAIR_THREADS))
 
 
-def emulate_on_cpu(key: str, keys: np.ndarray, threads: int | None = None) -> np.ndarray:
-    """Run a CUDA C rung's own kernel file on CPU threads (:mod:`py2ptx.cuda_on_cpu`).
+def odd_even_shared_schedule(n: int, threads: int | None = None) -> Schedule:
+    """Rung 8 on CPU threads: one launch of one block."""
+    return Schedule(n, [odd_even_shared_launch(n, threads or 1024)])
 
-    The same launches, in the same order, as on a GPU -- for checking the kernels'
-    logic at small n on a machine without one. Never timed: it is not a GPU.
-    """
-    from .cuda_on_cpu import run_on_cpu
 
-    if key not in SCHEDULES:
-        raise KeyError(f"rung {key!r} has no CUDA C schedule to emulate; "
-                       f"choose from {', '.join(SCHEDULES)}")
-    keys = as_int32_keys(keys)
-    n = keys.size
-    if n < 2:
-        return keys.copy()
-    file, make = SCHEDULES[key]
-    work = np.full(padded_size(n) if key == "bitonic" else n, INT32_MAX, dtype=np.int32)
-    work[:n] = keys
-    for launch in make(n, threads):
-        run_on_cpu(file, launch.kernel, launch.grid, launch.block, work, *launch.scalars,
-                   shared_mem=launch.shared_mem)
-    return work[:n].copy()
+def merge_split_schedule(n: int, threads: int | None = None) -> Schedule:
+    """Variant 8b on CPU threads: one launch of one block."""
+    return Schedule(n, [merge_split_launch(n, threads or 1024)])
+
+
+def bitonic_schedule(n: int, threads: int | None = None) -> Schedule:
+    """Rung 9 on CPU threads: every launch, on n padded to a power of two."""
+    size = padded_size(n)
+    return Schedule(size, bitonic_launches(size, threads or 512))
 
 
 # --------------------------------------------------------------------------- for teaching
@@ -338,10 +320,8 @@ def who_ran_what(blocks: int | None = None, threads: int = 128, spin: int = 200_
     SM and its start and end in ns from the first start; per thread its lane and warp
     slot. ``blocks`` defaults to 4 per SM, so the scheduler has to queue some.
     """
-    from .doctor import probe
-
     cp = require_gpu("who_ran_what")
-    sms = probe().gpu.get("sms") or 1
+    sms = gpu_info().get("sms") or 1
     blocks = blocks or 4 * sms
     kernel = _kernel("special_registers.cu", "whoami")
     block_sm = cp.zeros(blocks, dtype=cp.uint32)

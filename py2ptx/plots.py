@@ -9,9 +9,11 @@ from __future__ import annotations
 import textwrap
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.patches import FancyBboxPatch
 
-from .ladder import rung
+from .ladder import RUNGS, rung
+from .speedups import layer_split
 from .stack import LAYERS
 from .timing import Timing, fit_power_law, format_seconds, format_speedup
 from .timing import refuse_simulator as _refuse_simulator
@@ -141,8 +143,6 @@ def time_vs_n(series: dict[str, list[Timing]], machine: str, fit: bool = True, a
 
 def block_schedule(data: dict, machine: str, ax=None):
     """Which SM ran each block and when (from gpusorts.who_ran_what), as a timeline."""
-    import numpy as np
-
     sm = np.asarray(data["block_sm"])
     start = np.asarray(data["block_start_ns"]) / 1e3
     end = np.asarray(data["block_end_ns"]) / 1e3
@@ -261,14 +261,11 @@ def speedup_by_layer(panels: dict[str, dict[str, Timing]]):
 
     ``panels`` maps the machine a ladder was measured on (the panel's title says so) to
     its rung timings at one n. Each layer of the stack that holds a rung gets one bar from
-    ×1, using every rung that ran at that layer or above it (:func:`py2ptx.bench.layer_split`):
+    ×1, using every rung that ran at that layer or above it (:func:`py2ptx.speedups.layer_split`):
     blue up to the best speedup without changing the algorithm, red on top for what the
     algorithm change added. On the log axis the two lengths add up to the total, as the
     two factors multiply to it. A layer none of whose rungs ran is named, not drawn.
     """
-    from .bench import layer_split
-    from .ladder import RUNGS
-
     if not panels:
         raise ValueError("speedup_by_layer needs at least one machine's ladder")
     layers = [key for key in LAYERS if any(r.layer == key for r in RUNGS)]
@@ -325,7 +322,5 @@ def speedup_by_layer(panels: dict[str, dict[str, Timing]]):
 
 def _rung_numbers(layer: str) -> str:
     """``"rung 1"`` or ``"rungs 2, 3, 4"``: the rungs written at one layer of the stack."""
-    from .ladder import RUNGS
-
     numbers = [str(r.number) for r in RUNGS if r.layer == layer]
     return ("rung " if len(numbers) == 1 else "rungs ") + ", ".join(numbers)

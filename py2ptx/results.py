@@ -19,6 +19,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cbuild import compiler_version
+from .machine import cpu_name, gpu_info, version
 from .timing import Timing
 
 SCHEMA = 1
@@ -41,21 +43,17 @@ def _git(*args: str) -> str | None:
 
 def provenance() -> dict:
     """Where, when and with what a measurement is being made, right now."""
-    from .doctor import _cpu_name, _version, gpu_info
-
     versions = {"python": platform.python_version()}
     for dist in ("numpy", "numba", "numba-cuda", "cupy-cuda13x", "cupy-cuda12x",
                  "nvidia-cuda-nvrtc"):
-        if _version(dist):
-            versions[dist] = _version(dist)
+        if version(dist):
+            versions[dist] = version(dist)
     try:
-        from .cbuild import compiler_version
-
         versions["c_compiler"] = compiler_version()
     except Exception:
         pass
     gpu = gpu_info()
-    machine = {"cpu": _cpu_name(), "cores": os.cpu_count(), "os": platform.platform()}
+    machine = {"cpu": cpu_name(), "cores": os.cpu_count(), "os": platform.platform()}
     if "error" not in gpu:
         machine["gpu"] = gpu.get("name")
         machine["compute_capability"] = gpu.get("cc")
@@ -101,10 +99,15 @@ class Run:
     def on_gpu(self) -> bool:
         return bool(self.provenance.get("machine", {}).get("gpu"))
 
+    @property
+    def title(self) -> str:
+        """``recorded run 'gpu-ladder' on NVIDIA H200``: for a plot's title."""
+        return f"recorded run {self.name!r} on {self.device}"
+
     def describe(self) -> str:
         """One line of provenance to print beside every number taken from this run."""
         p, m = self.provenance, self.provenance.get("machine", {})
-        parts = [f"recorded run {self.name!r} on {self.device}"]
+        parts = [self.title]
         if m.get("driver_cuda"):
             parts.append(f"driver CUDA {m['driver_cuda']}")
         if m.get("runtime_cuda"):
@@ -175,6 +178,39 @@ def latest_run(name: str, gpu: bool | None = True, directory: Path | None = None
     """The newest recorded run of that name (GPU runs by default), or None."""
     runs = load_runs(name, gpu, directory)
     return max(runs, key=lambda r: r.provenance.get("recorded_utc", "")) if runs else None
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Numbers for a notebook, measured live here or taken from a recorded run.
+
+    Every "live on a GPU, else the latest recorded run" helper returns one
+    (:func:`py2ptx.bench.gpu_timings`, :func:`py2ptx.deepseek.measured`).
+    ``timings`` is None when there is neither a GPU nor a recorded run; ``where`` then
+    says so plainly. Otherwise ``where`` is the provenance line to print beside the
+    numbers and ``machine`` names the run in a few words, for plot titles
+    (``"NVIDIA H200, live"``, ``"recorded run 'gpu-ladder' on NVIDIA H200"``).
+    """
+
+    timings: list[Timing] | None
+    where: str
+    machine: str = ""
+    live: bool = False
+    run: Run | None = None
+    extra: dict | None = None
+
+    @property
+    def found(self) -> bool:
+        return self.timings is not None
+
+    @classmethod
+    def from_run(cls, run: Run | None, name: str, why: str = "") -> Measured:
+        """The recorded ``run`` (with ``why`` it is shown instead of a live one), or the
+        plain message that run ``name`` has not been recorded."""
+        if run is None:
+            return cls(None, why + no_run_message(name))
+        return cls(run.timings, why + run.describe(), run.title, False, run,
+                   run.provenance.get("extra", {}))
 
 
 def no_run_message(name: str) -> str:

@@ -15,6 +15,7 @@ Linux and macOS only (``os.fork``), like the rest of the course's C tooling.
 
 from __future__ import annotations
 
+import faulthandler
 import mmap
 import os
 import signal
@@ -46,7 +47,6 @@ def run_in_child(fn: Callable[[list[np.ndarray]], int | None], arrays: list[np.n
             v[:] = a.ravel()
         pid = os.fork()
         if pid == 0:  # the child: run, leave, and never return into the caller's code
-            import faulthandler
 
             faulthandler.disable()  # the parent reports a crash in words, not as a dump
             code = 4

@@ -14,7 +14,9 @@ import functools
 
 import numpy as np
 
+from .cbuild import INT32_ARRAY, build_c
 from .checks import as_int32_keys
+from .kernels import bubble_python as python_kernel
 
 #: gcc 12 at -O2 vectorizes the swap (one 8-byte load, a shuffle, one 8-byte store).
 C_FLAGS_VECTORIZED = ("-O2",)
@@ -24,18 +26,14 @@ C_FLAGS_SCALAR = ("-O2", "-fno-tree-slp-vectorize")
 
 def bubble_python(keys: np.ndarray) -> np.ndarray:
     """Rung 1: the pure-Python bubble sort on a list copy of ``keys``."""
-    from .kernels import bubble_python as k
-
     values = as_int32_keys(keys).tolist()
-    k.bubble_sort(values)
+    python_kernel.bubble_sort(values)
     return np.asarray(values, dtype=np.int32)
 
 
 @functools.cache
 def c_bubble_function(flags: tuple[str, ...] = C_FLAGS_SCALAR):
     """``bubble_sort(int32_t *a, int32_t n)`` from kernels/c/bubble_sort.c, built with ``flags``."""
-    from .cbuild import INT32_ARRAY, build_c
-
     lib = build_c("bubble_sort.c", flags)
     return lib.function("bubble_sort", [INT32_ARRAY, ctypes.c_int32])
 
@@ -59,10 +57,10 @@ def c_bubble_scalar(keys: np.ndarray) -> np.ndarray:
 
 def numba_bubble(keys: np.ndarray) -> np.ndarray:
     """Rung 4: the Numba-compiled bubble sort on a copy of ``keys``."""
-    from .kernels import bubble_numba as k
+    from .kernels import bubble_numba  # heavy: imports and JIT-compiles with Numba
 
     out = as_int32_keys(keys).copy()
-    k.bubble_sort(out)
+    bubble_numba.bubble_sort(out)
     return out
 
 

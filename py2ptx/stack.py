@@ -1,7 +1,8 @@
 """The hardware-software stack, and the real artifact of one compare-and-swap at each layer.
 
-Taught in notebook 00. :data:`LAYERS` is the one description of the stack (the
-diagram in :mod:`py2ptx.plots` and the ladder's ``layer`` field use it).
+Taught in notebook 00. :data:`LAYERS` (kept in :mod:`py2ptx.layers`, a leaf that the
+rung registry can import) is the one description of the stack: the diagram in
+:mod:`py2ptx.plots` and the ladder's ``layer`` field use it.
 :func:`artifact` produces, *on this machine*, what each layer makes of the same
 three-line step: Python bytecode, x86 assembly from gcc, LLVM IR from Numba, the
 CUDA C source, the PTX NVRTC emits and the SASS ptxas assembles from it.
@@ -15,68 +16,13 @@ import io
 import re
 from dataclasses import dataclass
 
+import numpy as np
 
-@dataclass(frozen=True)
-class Layer:
-    key: str
-    title: str
-    members: tuple[str, ...]  # what lives at this layer
-    beside: tuple[str, ...]  # alternatives at the same layer (not used in the course)
-    summary: str
-
-
-LAYERS: dict[str, Layer] = {
-    layer.key: layer
-    for layer in (
-        Layer(
-            "application",
-            "Application",
-            ("Python", "PyTorch"),
-            (),
-            "The program as its author wrote it: what to compute, not how.",
-        ),
-        Layer(
-            "compilers",
-            "Languages and compilers",
-            ("CPython", "gcc", "LLVM (Numba)", "NVCC / NVRTC", "Triton"),
-            (),
-            "Turn source into something lower: bytecode for an interpreter, machine "
-            "code for the CPU, PTX for the GPU.",
-        ),
-        Layer(
-            "runtime",
-            "CUDA runtime and driver",
-            ("CUDA runtime", "CUDA driver"),
-            ("OpenCL", "DirectX"),
-            "Load GPU code, move memory, launch kernels. The driver also JIT-compiles "
-            "PTX it is handed into SASS for the GPU it finds.",
-        ),
-        Layer(
-            "ptx",
-            "PTX (virtual ISA)",
-            ("PTX",),
-            (),
-            "NVIDIA's virtual instruction set: stable across GPU generations, not what "
-            "the chip runs. Writing PTX by hand is still inside CUDA's toolchain.",
-        ),
-        Layer(
-            "sass",
-            "SASS (machine code)",
-            ("ptxas", "SASS"),
-            (),
-            "The GPU's real instructions for one architecture (sm_75, sm_90, ...), "
-            "made from PTX by ptxas (in NVCC, NVRTC or the driver).",
-        ),
-        Layer(
-            "hardware",
-            "Hardware",
-            ("SMs", "L2 cache", "HBM"),
-            (),
-            "Streaming multiprocessors run warps of 32 threads; all SMs share the L2 "
-            "cache and the high-bandwidth memory behind it.",
-        ),
-    )
-}
+from .cbuild import asm_for, compiler_version
+from .cudatools import KERNELS, compact_sass, find_nvrtc, find_tool, ptx_for, sass_for
+from .doctor import probe
+from .kernels import bubble_python
+from .layers import LAYERS, Layer  # noqa: F401 -- the stack's layers, taught here
 
 
 @dataclass(frozen=True)
@@ -95,30 +41,22 @@ class Artifact:
 
 
 def _python_source() -> tuple[str, str, str]:
-    from .kernels import bubble_python
-
     return ("you", "python", inspect.getsource(bubble_python.compare_swap))
 
 
 def _bytecode() -> tuple[str, str, str]:
-    from .kernels import bubble_python
-
     buf = io.StringIO()
     dis.dis(bubble_python.compare_swap, file=buf)
     return ("CPython (dis)", "text", buf.getvalue())
 
 
 def _x86() -> tuple[str, str, str]:
-    from .cbuild import asm_for, compiler_version
-
     flags = ("-O2",)
     asm = asm_for("compare_swap.c", flags, function="compare_swap")
     return (f"{compiler_version()} {' '.join(flags)}", "gas", asm)
 
 
 def _llvm() -> tuple[str, str, str]:
-    import numpy as np
-
     from .kernels import bubble_numba
 
     bubble_numba.compare_swap(np.zeros(2, dtype=np.int32), 0)  # compile for (int32[:], int64)
@@ -139,14 +77,10 @@ def _llvm() -> tuple[str, str, str]:
 
 
 def _cuda_c() -> tuple[str, str, str]:
-    from .cudatools import KERNELS
-
     return ("you (input to NVRTC)", "cuda", (KERNELS / "cuda" / "7_odd_even_global.cu").read_text())
 
 
 def _ptx() -> tuple[str, str, str]:
-    from .cudatools import find_nvrtc, ptx_for
-
     return (
         f"NVRTC {find_nvrtc().version} ({find_nvrtc().origin})",
         "text",
@@ -155,8 +89,6 @@ def _ptx() -> tuple[str, str, str]:
 
 
 def _sass() -> tuple[str, str, str]:
-    from .cudatools import compact_sass, find_tool, sass_for
-
     return (
         f"NVRTC's ptxas, disassembled by cuobjdump {find_tool('cuobjdump').version}",
         "text",
@@ -165,15 +97,11 @@ def _sass() -> tuple[str, str, str]:
 
 
 def _runtime() -> tuple[str, str, str]:
-    from .doctor import probe
-
     report = probe()
     return ("py2ptx doctor", "text", report.section_text("GPU"))
 
 
 def _hardware() -> tuple[str, str, str]:
-    from .doctor import probe
-
     report = probe()
     text = report.section_text("Machine") + "\n" + report.section_text("GPU")
     return ("py2ptx doctor", "text", text)

@@ -92,7 +92,7 @@ class Timing:
 
 def refuse_simulator(timings) -> None:
     """Simulator times are correct-result runs on CPU threads: never shown as speed, in a
-    plot (:mod:`py2ptx.plots`) or a table (:func:`py2ptx.bench.layer_split`)."""
+    plot (:mod:`py2ptx.plots`) or a table (:func:`py2ptx.speedups.layer_split`)."""
     bad = [t.label for t in timings if t.where == "simulator"]
     if bad:
         raise ValueError(f"{', '.join(bad)}: simulator timings are not GPU speed and are "

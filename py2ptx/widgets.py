@@ -8,11 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from html import escape
+from pathlib import Path
 
 import ipywidgets as w
 from IPython.display import HTML, Code, display
 
+from .checks import check_sorted, random_keys
+from .deepseek import SIZE_CHUNK, VARIANTS, cells, describe_cell, size_bytes, size_cells
+from .doctor import probe
+from .gpu import numba_simulated
+from .gpusorts import odd_even_numba
+from .ladder import DEVICE_SORTS, SCHEDULES, emulate_on_cpu, rung, rungs
+from .machine import has_gpu, machine_label
 from .stack import LAYERS, PRODUCERS, artifact, artifacts_for_layer
+from .timing import time_cpu, time_gpu
 
 
 def stack_explorer(start: str = "ptx"):
@@ -21,8 +30,6 @@ def stack_explorer(start: str = "ptx"):
     The diagram is coloured by what this machine can do at each layer (from the
     doctor); the artifact is produced live, on this machine, when chosen.
     """
-    from .doctor import probe
-
     modes = probe().layers
     layer_pick = w.ToggleButtons(options=[(lay.title, key) for key, lay in LAYERS.items()],
                                  value=_layer_of(start), description="Layer:",
@@ -88,10 +95,6 @@ def timing_explorer(sorts: dict[str, Callable], n_values: list[int], start: int,
 
     Every result is validated against ``np.sort`` before its time is shown.
     """
-    from .checks import check_sorted, random_keys
-    from .doctor import machine_label
-    from .timing import time_cpu
-
     n_pick = w.SelectionSlider(options=n_values, value=start, description="n")
     go = w.Button(description="Measure", button_style="primary")
     out = w.Output()
@@ -122,8 +125,6 @@ def side_by_side(left: tuple[str, str], right: tuple[str, str]) -> HTML:
 
 def show_source(path) -> Code:
     """A kernel file, syntax-highlighted (notebooks show files; they never paste them)."""
-    from pathlib import Path
-
     path = Path(path)
     language = {".cu": "cuda", ".c": "c", ".py": "python", ".ptx": "text"}.get(path.suffix, "text")
     return Code(path.read_text(), language=language)
@@ -135,12 +136,6 @@ def gpu_explorer(n_values=(64, 256, 512, 4096, 16384), threads_values=(32, 128, 
     Without a GPU, versions run on CPU threads (CUDA C) or in Numba's simulator at
     n <= 512 and are only checked: their times would say nothing about a GPU.
     """
-    from .checks import check_sorted, random_keys
-    from .doctor import has_gpu
-    from .gpu import numba_simulated
-    from .gpusorts import DEVICE_SORTS, SCHEDULES, emulate_on_cpu, odd_even_numba
-    from .ladder import rung, rungs
-
     live = has_gpu()
     keys_of = {k: f"{rung(k).number}. {rung(k).title}" for k in DEVICE_SORTS
                if k in {r.key for r in rungs(device="gpu")}}
@@ -158,8 +153,6 @@ def gpu_explorer(n_values=(64, 256, 512, 4096, 16384), threads_values=(32, 128, 
         with out:
             if live:
                 import cupy as cp
-
-                from .timing import time_gpu
 
                 d = cp.asarray(keys)
                 work = cp.empty_like(d)
@@ -201,8 +194,6 @@ def interference_explorer(timings, extra: dict, machine: str):
 
     It only shows what was measured (live or recorded, on ``machine``): nothing runs.
     """
-    from .deepseek import SIZE_CHUNK, VARIANTS, cells, describe_cell, size_bytes, size_cells
-
     sweep = extra.get("sweep_victim_bytes")
     keys = [v.key for v in VARIANTS if cells(timings, v.key, sweep) or size_cells(timings, v.key)]
     if not keys:

@@ -49,7 +49,7 @@ def pytest_collection_modifyitems(config, items):
     ``make gpu-check`` sets PY2PTX_GPU_CHECK=1: there a GPU test that cannot run is a
     failure, so a broken CuPy install can never pass the GPU check by skipping.
     """
-    from py2ptx.doctor import gpu_info, has_gpu
+    from py2ptx.machine import gpu_info, has_gpu
 
     if has_gpu():
         return
@@ -67,16 +67,13 @@ def fake_gpu(monkeypatch):
     cached GPU probe forgotten around it. Skips on a machine with a real GPU."""
     import fake_cupy
 
-    from py2ptx import doctor, gpu, gpusorts
+    from py2ptx import gpu, machine
 
     if gpu.cupy_or_none() is not None:
         pytest.skip("this machine has a real GPU: the GPU check tests that")
     monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")
     gpu.numba_cuda()
     fake_cupy.install(monkeypatch)
-    caches = (doctor._gpu_from_cupy, doctor.probe, gpusorts._module)
-    for cache in caches:
-        cache.cache_clear()
+    machine.forget()
     yield
-    for cache in caches:
-        cache.cache_clear()
+    machine.forget()

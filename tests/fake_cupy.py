@@ -120,8 +120,12 @@ class RawModule:
 
 class _Device:
     compute_capability = "90"
+    id = 0
     attributes = {"MaxSharedMemoryPerBlockOptin": 227 * 1024, "MultiProcessorCount": 4,
                   "L2CacheSize": 1 << 20, "MaxSharedMemoryPerMultiprocessor": 228 * 1024}
+
+    def __init__(self, device=0):
+        self.id = device
 
     def synchronize(self):
         pass

@@ -7,7 +7,6 @@ rungs' host code runs too, so the GPU path of the command is exercised on CI.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import subprocess
@@ -16,7 +15,7 @@ import sys
 import matplotlib.pyplot as plt
 import pytest
 
-from py2ptx import bench, doctor, ladder, results
+from py2ptx import bench, doctor, ladder, reports, results, speedups
 from py2ptx.__main__ import main
 from py2ptx.checks import WrongResult
 from py2ptx.timing import Timing
@@ -76,9 +75,9 @@ def test_python_m_py2ptx_ladder_at_small_n(tmp_path, private_dirs):
     # Rung 1 is the baseline of the speedups, and the split is printed.
     assert re.search(r"^ 1  Bubble sort in Python .* ×1$", out, re.M)
     assert "Where the speedup comes from: rung 1 -> the fastest rung here" in out
-    # Progress goes to stderr, one line per rung when stderr is not a terminal.
-    assert "[1/11] python_bubble ..." in run.stderr and "\r" not in run.stderr
-    assert "[1/11]" not in out
+    # Progress is a tqdm bar on stderr, naming each rung; the table alone is on stdout.
+    assert "ladder, n = 64" in run.stderr and "python_bubble" in run.stderr
+    assert "11/11" in run.stderr and "ladder, n =" not in out
     # The figure ...
     assert figure.read_bytes()[:8] == PNG
     assert f"Figure: {figure}" in out
@@ -173,21 +172,20 @@ def test_a_wrong_sort_stops_the_ladder(capsys, tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- the library
 
 
-def test_ladder_at_times_only_live_rungs(monkeypatch):
+def test_ladder_at_times_only_live_rungs(capsys):
     modes = {r.key: ("live", "here") for r in ladder.RUNGS}
     modes["c_bubble_scalar"] = ("simulator", "pretend: the simulator")
     modes["numba_bubble"] = ("unavailable", "pretend: no Numba")
-    calls = []
     timings, skipped = bench.ladder_at(32, keys=["numpy_sort", 3, "4", "python_bubble"],
-                                       repeats=2, modes=modes,
-                                       progress=lambda *a: calls.append(a))
+                                       repeats=2, modes=modes, progress=True)
     assert list(timings) == ["python_bubble", "numpy_sort"]
     assert all(t.n == 32 and t.repeats == 2 and t.where == "cpu" for t in timings.values())
     assert skipped == {"c_bubble_scalar": "simulator: pretend: the simulator",
                        "numba_bubble": "unavailable: pretend: no Numba"}
-    assert calls == [(1, 4, "python_bubble ..."), (2, 4, "c_bubble_scalar: not run here "
-                     "(simulator)"), (3, 4, "numba_bubble: not run here (unavailable)"),
-                     (4, 4, "numpy_sort ...")]
+    bar = capsys.readouterr().err  # one tqdm bar on stderr, naming each rung in turn
+    assert "ladder, n = 32" in bar and "4/4" in bar
+    assert all(key in bar for key in ("python_bubble", "c_bubble_scalar", "numba_bubble",
+                                      "numpy_sort"))
 
 
 def test_ladder_at_skips_a_rung_that_refuses_this_n(monkeypatch):
@@ -224,7 +222,7 @@ def test_ladder_at_refuses_bad_n_and_repeats(n, repeats):
 def test_ladder_report_splits_the_speedup_by_kind():
     timings = {"python_bubble": Timing((1.0,), n=100), "c_bubble_scalar": Timing((0.01,), n=100),
                "numba_bubble": Timing((0.02,), n=100), "numpy_sort": Timing((1e-4,), n=100)}
-    text = bench.ladder_report(timings, {"bitonic": "recorded: no GPU"})
+    text = reports.ladder_report(timings, {"bitonic": "recorded: no GPU"})
     # × rung 1, then × the rung above: numba is slower than C, and it says so.
     assert re.search(r"^ 3  .* ×100 +×100$", text, re.M)
     assert re.search(r"^ 4  .* ×50 +×0\.5$", text, re.M)
@@ -240,7 +238,7 @@ def test_ladder_report_splits_the_speedup_by_kind():
 def test_ladder_report_when_no_algorithm_change_wins():
     timings = {"python_bubble": Timing((1.0,), n=8), "numpy_sort": Timing((0.5,), n=8),
                "c_bubble_scalar": Timing((0.1,), n=8)}
-    text = bench.ladder_report(timings, {})
+    text = reports.ladder_report(timings, {})
     assert "algorithm change, on top of that: ×1  (no rung that changes the algorithm" in text
 
 
@@ -253,19 +251,15 @@ def test_ladder_estimate_scales_the_quadratic_cpu_rungs():
     assert est["python_bubble"] > 50 * small["python_bubble"]  # (8192/512)^2 = 256
 
 
-def test_text_progress_rewrites_one_line_only_on_a_terminal():
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
-
-    log, tty = io.StringIO(), Terminal()
-    for stream in (log, tty):
-        bar = bench.TextProgress(stream)
-        bar(1, 2, "python_bubble ...")
-        bar(2, 2, "numpy_sort ...")
-        bar.close()
-    assert log.getvalue() == "[1/2] python_bubble ...\n[2/2] numpy_sort ...\n"
-    assert tty.getvalue().count("\r\x1b[K") == 3 and "\n" not in tty.getvalue()
+def test_progress_is_one_tqdm_bar_and_off_means_silent(capsys):
+    plan = {"numpy_sort": ((64, 128), 2)}
+    bench.run_plan(plan, progress=True, transfers=False)
+    shown = capsys.readouterr()
+    assert "measuring" in shown.err and "2/2" in shown.err  # the bar, on stderr
+    assert "numpy_sort             n =        64" in shown.out  # each result, printed above it
+    bench.run_plan(plan, progress=False, transfers=False)
+    bench.ladder_at(64, keys=["numpy_sort"], repeats=2, progress=False)
+    assert capsys.readouterr() == ("", "")
 
 
 # --------------------------------------------------------------------------- with a GPU
@@ -315,14 +309,14 @@ LADDER_06 = {"python_bubble": _t("python_bubble", 1.0), "c_bubble_scalar": _t("c
 
 
 def test_speedup_split_is_the_report_split_as_data():
-    s = bench.speedup_split(LADDER_06)
+    s = speedups.speedup_split(LADDER_06)
     assert (s.base, s.same, s.best) == ("python_bubble", "odd_even_inline_ptx", "numpy_sort")
     assert s.same_algorithm == pytest.approx(1000)
     assert s.algorithm_change == pytest.approx(100)
     assert s.total == pytest.approx(s.same_algorithm * s.algorithm_change) == pytest.approx(1e5)
-    assert bench.speedup_split({"numpy_sort": LADDER_06["numpy_sort"]}) is None
+    assert speedups.speedup_split({"numpy_sort": LADDER_06["numpy_sort"]}) is None
     # ladder_report prints exactly these factors.
-    text = bench.ladder_report(LADDER_06, {})
+    text = reports.ladder_report(LADDER_06, {})
     assert "the fastest rung here, 5. numpy_sort: ×100,000" in text
     assert re.search(r"same algorithm .*: ×1,000 +\(best: 11\. odd_even_inline_ptx\)", text)
 
@@ -330,7 +324,7 @@ def test_speedup_split_is_the_report_split_as_data():
 def test_layer_split_goes_down_the_stack_without_multiplying_steps():
     from py2ptx.stack import LAYERS
 
-    steps = bench.layer_split(LADDER_06)
+    steps = speedups.layer_split(LADDER_06)
     assert [s.layer for s in steps] == list(LAYERS)
     by = {s.layer: s for s in steps}
     assert by["application"].rungs == ("python_bubble",)
@@ -355,16 +349,16 @@ def test_layer_split_goes_down_the_stack_without_multiplying_steps():
 
 
 def test_layer_split_without_rung_1_or_with_a_simulator_time():
-    steps = bench.layer_split({"numpy_sort": LADDER_06["numpy_sort"]})
+    steps = speedups.layer_split({"numpy_sort": LADDER_06["numpy_sort"]})
     assert all(s.split is None and s.same_step is None for s in steps)
     with pytest.raises(ValueError, match="simulator"):
-        bench.layer_split({**LADDER_06, "odd_even_numba": _t("odd_even_numba", 1e-3,
+        speedups.layer_split({**LADDER_06, "odd_even_numba": _t("odd_even_numba", 1e-3,
                                                              where="simulator")})
 
 
 def test_layer_table_names_every_layer_and_the_rungs_not_run():
     timings = {k: t for k, t in LADDER_06.items() if k != "odd_even_inline_ptx"}
-    text = bench.layer_table(timings, {"odd_even_inline_ptx": "compile-only: no GPU here"})
+    text = reports.layer_table(timings, {"odd_even_inline_ptx": "compile-only: no GPU here"})
     rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines()[2:]}
     assert list(rows) == ["Application", "Languages and compilers", "CUDA runtime and driver",
                           "PTX (virtual ISA)", "SASS (machine code)", "Hardware"]
@@ -384,16 +378,16 @@ def _run(timings):
 def test_recorded_ladder_keeps_the_rungs_in_ladder_order():
     timings = [LADDER_06["numpy_sort"], Timing((1e-4,), label="h2d", where="gpu", n=100),
                LADDER_06["python_bubble"]]
-    assert list(bench.recorded_ladder(_run(timings))) == ["python_bubble", "numpy_sort"]
+    assert list(reports.recorded_ladder(_run(timings))) == ["python_bubble", "numpy_sort"]
     with pytest.raises(ValueError, match="several n"):
-        bench.recorded_ladder(_run([*timings, _t("c_bubble_scalar", 1e-2, n=200)]))
+        reports.recorded_ladder(_run([*timings, _t("c_bubble_scalar", 1e-2, n=200)]))
 
 
 def test_ladder_beside_shows_both_machines_and_why_a_rung_did_not_run():
     here = {k: LADDER_06[k] for k in ("python_bubble", "c_bubble_scalar", "numpy_sort")}
     here["numba_bubble"] = _t("numba_bubble", 1e-3, where="simulator")
     there = {"python_bubble": _t("python_bubble", 2.0), "odd_even_shared": LADDER_06["odd_even_shared"]}
-    text = bench.ladder_beside(here, {"odd_even_shared": "compile-only: no GPU"}, there,
+    text = reports.ladder_beside(here, {"odd_even_shared": "compile-only: no GPU"}, there,
                                "here", "there")
     lines = text.splitlines()
     assert lines[0].startswith("| # | rung | layer | kind | here, n = 100 | × rung 1 | there, n = 100 |")

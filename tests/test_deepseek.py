@@ -191,8 +191,10 @@ def test_a_shared_gpu_shows_the_recorded_run_and_says_why(fake_gpu, monkeypatch)
 
     monkeypatch.setattr(fake_cupy, "PYTHON_KERNELS", _stand_ins([]))
     monkeypatch.setenv("PY2PTX_SHARED_GPU", "1")
-    timings, extra, where = deepseek.measured()
-    assert timings is None and extra is None  # the test's results folder is empty
+    measured = deepseek.measured()
+    assert measured.timings is None and measured.extra is None  # the results folder is empty
+    assert not measured.found and not measured.live
+    where = measured.where
     assert where.startswith("PY2PTX_SHARED_GPU is set") and "No GPU run named" in where
 
 

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import pytest
 from matplotlib.figure import Figure
 
-from py2ptx import doctor, ladder, plots, settings, stack
+from py2ptx import cudatools, doctor, ladder, plots, settings, stack
 from py2ptx.timing import Timing
 
 CPU_RUNGS = [r for r in ladder.RUNGS if r.device == "cpu"]
@@ -92,8 +92,6 @@ def test_report_html_lists_every_rung_and_layer():
 
 
 def test_a_missing_tool_becomes_a_row_not_an_exception(monkeypatch):
-    from py2ptx import cudatools
-
     def missing(name):
         raise cudatools.ToolNotFound(f"{name} was not found (test)")
 
@@ -118,11 +116,11 @@ def test_without_a_c_compiler_the_c_rungs_are_unavailable():
                                            ((12, 8), "8.7"), ((11, 0), "7.0"), ((10, 0), None),
                                            ((10, 2), None)])
 def test_highest_ptx_isa(cuda, isa):
-    assert doctor.highest_ptx_isa(cuda) == isa
+    assert cudatools.highest_ptx_isa(cuda) == isa
 
 
 def test_highest_ptx_isa_accepts_a_list():
-    assert doctor.highest_ptx_isa([13, 0]) == "9.0"
+    assert cudatools.highest_ptx_isa([13, 0]) == "9.0"
 
 
 # --------------------------------------------------------------------------- ladder

@@ -215,18 +215,18 @@ def test_odd_even_numba_sorts_in_the_simulator(threads):
 # --------------------------------------------------------------------------- CPU threads
 
 
-@pytest.mark.parametrize("key", sorted(gpusorts.SCHEDULES))
+@pytest.mark.parametrize("key", sorted(ladder.SCHEDULES))
 def test_cuda_c_rungs_sort_on_cpu_threads(key):
     cases = small_cases(40)
     cases["random, n = 200"] = random_keys(200, seed=3)
-    assert validate(lambda k: gpusorts.emulate_on_cpu(key, k), cases, what=key) == len(cases)
+    assert validate(lambda k: ladder.emulate_on_cpu(key, k), cases, what=key) == len(cases)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 32])
 def test_bitonic_on_cpu_threads_with_small_blocks(threads):
     # Small blocks mean small tiles: every kind of launch (tile, global, merge) runs.
     keys = random_keys(300, seed=threads)
-    np.testing.assert_array_equal(gpusorts.emulate_on_cpu("bitonic", keys, threads),
+    np.testing.assert_array_equal(ladder.emulate_on_cpu("bitonic", keys, threads),
                                   np.sort(keys))
 
 

@@ -75,7 +75,7 @@ def test_run_plan_records_a_run_the_notebooks_can_replay(fake_gpu, results_dir):
             "odd_even_shared": ((64, 128), 2), "merge_split": ((64, 128), 2),
             "bitonic": ((64, 128), 2),
             "cupy_sort": ((64, 128), 2)}
-    timings = bench.run_plan(plan, progress=lambda line: None)
+    timings = bench.run_plan(plan, progress=False)
     labels = {(t.label, t.n) for t in timings}
     assert {("h2d", 64), ("d2h", 128), ("bitonic", 128), ("numpy_sort", 64)} <= labels
     path = results.record_run(bench.GPU_RUN, timings)

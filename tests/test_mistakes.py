@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from py2ptx import cbuild, cudatools, doctor, gpu
+from py2ptx import cbuild, cudatools, gpu, machine
 from py2ptx.checks import WrongResult, validate
 from py2ptx.cuda_on_cpu import run_on_cpu
 from py2ptx.exercises import Exercise, ExerciseFailed, lab01, lab02, lab03, lab04
@@ -216,9 +216,9 @@ def test_a_ptx_file_with_a_version_too_new_for_the_toolchain():
 
 def test_the_driver_version_message_names_both_versions():
     # What load_ptx says on a GPU whose driver is too old for the file's .version.
-    assert doctor.highest_ptx_isa((12, 4)) == "8.4"
-    assert doctor.highest_ptx_isa((11, 8)) == "7.8"
-    assert doctor.highest_ptx_isa((10, 2)) is None
+    assert cudatools.highest_ptx_isa((12, 4)) == "8.4"
+    assert cudatools.highest_ptx_isa((11, 8)) == "7.8"
+    assert cudatools.highest_ptx_isa((10, 2)) is None
 
 
 # --------------------------------------------------------------------------- GPU errors
@@ -250,11 +250,11 @@ def test_too_old_a_driver_is_explained_by_the_doctor(monkeypatch):
             "cudaErrorInsufficientDriver: CUDA driver version is insufficient for CUDA "
             "runtime version"))))
     monkeypatch.setitem(sys.modules, "cupy", fake)
-    doctor._gpu_from_cupy.cache_clear()
+    machine.forget()
     try:
-        assert "the NVIDIA driver is older than the CUDA version" in doctor._gpu_from_cupy()["error"]
+        assert "the NVIDIA driver is older than the CUDA version" in machine.gpu_from_cupy()["error"]
     finally:
-        doctor._gpu_from_cupy.cache_clear()
+        machine.forget()
 
 
 # --------------------------------------------------------------------------- shared hubs
@@ -383,7 +383,7 @@ def test_the_gpu_plan_fits_a_tenth_of_the_gpu():
         "import cupy as cp\n"
         "from py2ptx import bench\n"
         "bench.run_plan({k: v for k, v in bench.GPU_PLAN.items() if k in "
-        "('bitonic', 'cupy_sort', 'odd_even_shared')}, progress=lambda s: None)\n"
+        "('bitonic', 'cupy_sort', 'odd_even_shared')}, progress=False)\n"
         "print('PEAK', cp.get_default_memory_pool().total_bytes())\n",
         CUPY_GPU_MEMORY_LIMIT="10%")
     assert "PEAK" in run.stdout, run.stdout + run.stderr

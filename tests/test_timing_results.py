@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from py2ptx import doctor, results
+from py2ptx import results
 from py2ptx.timing import Timing, fit_power_law, format_seconds, time_cpu, time_gpu
 
 # --------------------------------------------------------------------------- Timing
@@ -148,12 +148,12 @@ def test_time_gpu_without_cupy_points_to_results():
 @pytest.fixture
 def cpu_only(monkeypatch):
     """Record runs as on a machine without a GPU, whatever this machine has."""
-    monkeypatch.setattr(doctor, "gpu_info", lambda: {"error": "no GPU (test)"})
+    monkeypatch.setattr(results, "gpu_info", lambda: {"error": "no GPU (test)"})
 
 
 @pytest.fixture
 def fake_gpu(monkeypatch):
-    monkeypatch.setattr(doctor, "gpu_info", lambda: {
+    monkeypatch.setattr(results, "gpu_info", lambda: {
         "name": "NVIDIA H200", "cc": "9.0", "driver": "580.65", "driver_cuda": (13, 0),
         "runtime_cuda": (13, 0)})
 

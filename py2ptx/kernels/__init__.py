@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
+import sys
 from pathlib import Path
 
-HERE = Path(__file__).parent
+#: The kernel folder: c/ (C files) and cuda/ (CUDA C, PTX, numba.cuda kernels).
+KERNELS = Path(__file__).parent
 
 
 def read_source(source: str | os.PathLike, suffix: str, name: str | None = None) -> tuple[str, str]:
@@ -20,7 +23,7 @@ def read_source(source: str | os.PathLike, suffix: str, name: str | None = None)
         isinstance(source, str) and "\n" not in source and source.endswith(suffix)
     ):
         path = Path(source)
-        folder = HERE / ("c" if suffix == ".c" else "cuda")
+        folder = KERNELS / ("c" if suffix == ".c" else "cuda")
         if not path.exists() and (folder / path).exists():
             path = folder / path
         if not path.exists():
@@ -50,15 +53,12 @@ def load_python(relative: str):
     The numbered file names read like a table of contents but are not valid module
     names, so they are loaded from their path (once; later calls return the same module).
     """
-    import importlib.util
-    import sys
-
-    path = HERE / relative
+    path = KERNELS / relative
     name = "py2ptx.kernels._" + path.stem.replace("-", "_")
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or not path.exists():
-            raise FileNotFoundError(f"no kernel module {relative} in {HERE}")
+            raise FileNotFoundError(f"no kernel module {relative} in {KERNELS}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
