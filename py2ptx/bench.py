@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from .checks import check_sorted, random_keys
 from .doctor import probe
 from .gpu import explained, require_gpu
-from .gpusorts import on_gpu, time_transfers
+from .gpusorts import time_transfers
 from .ladder import DEVICE_SORTS, RUNGS, VERSIONS, rung, version
 from .machine import gpu_info, has_gpu, machine_label
 from .results import Measured, latest_run
@@ -47,7 +47,7 @@ def measure(key: str, n: int, repeats: int = 5, seed: int = 0) -> Timing:
     """Validate version ``key`` (a rung or a variant, :func:`py2ptx.ladder.version`) on n
     random keys against ``np.sort``, then time it (GPU sorts in place on the device)."""
     v = version(key)
-    sort = v.load() if v.on_ladder or v.device == "cpu" else on_gpu(v.device_sort)
+    sort = v.load()
     keys = random_keys(n, seed=seed)
     check_sorted(f"random, n = {n}", keys, sort(keys), what=v.title)
     if v.device == "cpu":

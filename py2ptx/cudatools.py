@@ -15,6 +15,7 @@ library this module loads is exactly the one :func:`find_nvrtc` reports.
 from __future__ import annotations
 
 import ctypes
+import difflib
 import functools
 import os
 import re
@@ -342,8 +343,6 @@ def sass_opcode(instruction: str) -> str:
 
 def sass_diff(a: list[str], b: list[str], a_name: str = "a", b_name: str = "b") -> str:
     """A unified diff of two kernels' instructions ('' when they are identical)."""
-    import difflib
-
     return "\n".join(difflib.unified_diff(a, b, a_name, b_name, lineterm="", n=1))
 
 

@@ -57,7 +57,7 @@ def _x86() -> tuple[str, str, str]:
 
 
 def _llvm() -> tuple[str, str, str]:
-    from .kernels import bubble_numba
+    from .kernels import bubble_numba  # heavy: imports Numba and compiles the sort
 
     bubble_numba.compare_swap(np.zeros(2, dtype=np.int32), 0)  # compile for (int32[:], int64)
     sig = bubble_numba.compare_swap.signatures[0]

@@ -13,6 +13,8 @@ import timeit
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 _UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
 
 
@@ -66,10 +68,6 @@ class Timing:
             return 0.0
         q = statistics.quantiles(self.samples, n=4, method="inclusive")
         return q[2] - q[0]
-
-    @property
-    def best(self) -> float:
-        return min(self.samples)
 
     def __str__(self) -> str:
         what = {"gpu": "GPU events", "simulator": "SIMULATOR, not GPU speed"}.get(self.where, "")
@@ -144,8 +142,6 @@ def fit_power_law(timings: list[Timing]) -> tuple[float, float]:
 
     Bubble sort should give k close to 2: double n, four times the work.
     """
-    import numpy as np
-
     pts = [(t.n, t.median) for t in timings if t.n and t.median > 0]
     if len(pts) < 2:
         raise ValueError("need timings at two or more sizes n to fit a power law")

@@ -82,7 +82,7 @@ def _stack_figure(layer: str, modes: dict):
     """
     from matplotlib.figure import Figure
 
-    from .plots import stack_diagram
+    from .plots import stack_diagram  # heavy: matplotlib, only for this widget
 
     fig = Figure(figsize=(6.5, 5))
     stack_diagram(layer, modes, ax=fig.subplots())

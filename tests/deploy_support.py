@@ -129,8 +129,7 @@ def course_copy(dest: Path) -> Path:
     Only the files the student tree is built from are copied (tracked by git), so the copy
     is small; the tests change it freely without touching the repository.
     """
-    sys.path.insert(0, str(REPO / "tools"))
-    import student_tree
+    import student_tree  # tools/, on pytest's pythonpath
 
     files = student_tree.source_files(REPO) + ["README.md"]
     for rel in files:

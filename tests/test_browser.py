@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 import requests
+import student_tree  # noqa: E402
 from deploy_support import (
     ARTIFACTS,
     CHROMIUM_ARGS,
     LOOPBACK,
-    REPO,
     VENV_BIN,
     chromium,
     free_port,
@@ -34,9 +34,6 @@ from deploy_support import (
     stop,
     wait_for,
 )
-
-sys.path.insert(0, str(REPO / "tools"))
-import student_tree  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 NOTEBOOK = "notebooks/00-the-stack.ipynb"

@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import nbformat
-import pytest
-import yaml
-from deploy_support import REPO, course_copy, git, in_ci, require
-
-sys.path.insert(0, str(REPO / "tools"))
 import hub_link  # noqa: E402
 import make_labs  # noqa: E402
+import nbformat
+import pytest
 import student_tree  # noqa: E402
+import yaml
+from deploy_support import REPO, course_copy, git, in_ci, require
 
 SOLUTION_REGION = re.compile(r"^[ \t]*### BEGIN SOLUTION\n(.*?)^[ \t]*### END SOLUTION", re.M | re.S)
 

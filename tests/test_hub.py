@@ -18,14 +18,15 @@ import time
 import uuid
 from pathlib import Path
 
+import hub_link  # noqa: E402
 import nbformat
 import pytest
 import requests
+import student_tree  # noqa: E402
 import websocket
 from deploy_support import (
     ARTIFACTS,
     LOOPBACK,
-    REPO,
     VENV_BIN,
     course_copy,
     free_port,
@@ -37,10 +38,6 @@ from deploy_support import (
     stop,
     wait_for,
 )
-
-sys.path.insert(0, str(REPO / "tools"))
-import hub_link  # noqa: E402
-import student_tree  # noqa: E402
 
 pytestmark = [pytest.mark.hub, pytest.mark.timeout(120)]
 NOTEBOOK = "notebooks/00-the-stack.ipynb"
