@@ -294,7 +294,7 @@ def emulate_on_cpu(key: str, keys: np.ndarray, threads: int | None = None) -> np
     The same launches, in the same order, as on a GPU -- for checking the kernels'
     logic at small n on a machine without one. Never timed: it is not a GPU.
     """
-    from .cuda_on_cpu import run_on_cpu
+    from .cuda_on_cpu import run_schedule_on_cpu
 
     if key not in SCHEDULES:
         raise KeyError(f"rung {key!r} has no CUDA C schedule to emulate; "
@@ -306,9 +306,7 @@ def emulate_on_cpu(key: str, keys: np.ndarray, threads: int | None = None) -> np
     file, make = SCHEDULES[key]
     work = np.full(padded_size(n) if key == "bitonic" else n, INT32_MAX, dtype=np.int32)
     work[:n] = keys
-    for launch in make(n, threads):
-        run_on_cpu(file, launch.kernel, launch.grid, launch.block, work, *launch.scalars,
-                   shared_mem=launch.shared_mem)
+    run_schedule_on_cpu(file, make(n, threads), work)  # one child process for every launch
     return work[:n].copy()
 
 
