@@ -13,9 +13,10 @@ mean nothing and are never shown; inline PTX (``asm``) cannot run here (compile 
 to a cubin with :func:`py2ptx.cudatools.cubin_for` to check it); kernels are read
 as C, so C++-only features (references, templates) are refused with a message.
 
-The kernel runs in a forked child process: a hang is stopped after ``timeout``
-seconds and a crash (an out-of-bounds pointer) is reported, without taking down
-the notebook's kernel. Dynamic shared memory starts filled with garbage, as on a
+The kernel runs in a forked child process (:mod:`py2ptx.sandbox`): a hang is
+stopped after ``timeout`` seconds and a crash (an out-of-bounds pointer) is
+reported, without taking down the notebook's kernel. A sort made of many launches
+(one per phase) runs them all in one child (:func:`run_schedule_on_cpu`). Dynamic shared memory starts filled with garbage, as on a
 GPU, so reading a key before writing it gives a wrong answer instead of a lucky 0.
 """
 
@@ -186,19 +187,58 @@ def run_on_cpu(source, kernel: str, grid, block, *args, shared_mem: int = 0,
     Pointer parameters take NumPy arrays, updated in place as ``cupy`` arrays
     would be; scalars take NumPy scalars (``np.int32(n)``), exactly as on a GPU.
     Keep it small: one OS thread per CUDA thread, blocks one after another.
+    The one-launch case of :func:`run_schedule_on_cpu`.
+    """
+    run_schedule_on_cpu(source, [(kernel, grid, block, (), shared_mem)], *args,
+                        timeout=timeout)
+
+
+def run_schedule_on_cpu(source, launches, *args, timeout: float = 30.0) -> None:
+    """Run ``launches`` of kernels from CUDA C ``source`` in order, in one child process.
+
+    Each launch is ``(kernel, grid, block, scalars, shared_mem)`` -- a
+    :class:`py2ptx.gpusorts.Launch`, or a tuple that may leave shared_mem out -- and
+    takes ``*args`` then its own ``scalars``, as :func:`py2ptx.gpusorts.run_launches`
+    passes them on a GPU (``kernel(grid, block, d, *scalars)``). Every launch is
+    checked (shape, argument types) before any runs, the kernels are compiled once
+    into one library, and one child process runs the launches one after another, as
+    a GPU runs the launches of one stream: a sort of n phases costs one fork, not n.
+    The arrays are copied back once, after the last launch; after a hang or a crash
+    they are left as they were, and the message names the launch. ``timeout`` is
+    for the whole schedule.
     """
     text, name = read_source(source, ".cu")
-    params = kernel_params(text, kernel)
-    grid, block = check_launch(grid, block, shared_mem)
-    if grid[0] * grid[1] * grid[2] > 4096:
-        raise ValueError(f"grid {grid} is too many blocks for the CPU emulator "
-                         f"(4096 at most); use a smaller n here and a GPU for large n.")
-    wrapped = [_HostArray(a) if p.pointer and isinstance(a, np.ndarray) else a
-               for p, a in zip(params, args, strict=False)]
-    check_args(kernel, params, tuple(wrapped))
+    launches = [tuple(launch) for launch in launches]
+    if not launches:
+        return
+    kernels = list(dict.fromkeys(launch[0] for launch in launches))
+    params = {kernel: kernel_params(text, kernel) for kernel in kernels}
+    arrays: list[np.ndarray] = []  # each array once, however many launches take it
+    index: dict[int, int] = {}
+    plan = []  # per launch: kernel, grid, block, shared_mem, its arguments for C
+    for kernel, grid, block, scalars, *rest in launches:
+        shared_mem = rest[0] if rest else 0
+        grid, block = check_launch(grid, block, shared_mem)
+        if grid[0] * grid[1] * grid[2] > 4096:
+            raise ValueError(f"grid {grid} is too many blocks for the CPU emulator "
+                             f"(4096 at most); use a smaller n here and a GPU for large n.")
+        full = (*args, *scalars)
+        ps = params[kernel]
+        wrapped = [_HostArray(a) if p.pointer and isinstance(a, np.ndarray) else a
+                   for p, a in zip(ps, full, strict=False)]
+        check_args(kernel, ps, tuple(wrapped))
+        c_args = []  # an int: the index of an array (its address is the child's); else a C value
+        for p, a in zip(ps, full, strict=True):
+            if p.pointer:
+                c_args.append(index.setdefault(id(a), len(arrays)))
+                if c_args[-1] == len(arrays):
+                    arrays.append(a)
+            else:
+                c_args.append(_CTYPES[np.dtype(type(a))](a.item()))
+        plan.append((kernel, grid, block, shared_mem, c_args))
 
     c_text = PRELUDE + RUNNER + f'#line 1 "{name}"\n' + _translate(text) + "\n" \
-        + '#line 1 "py2ptx-launcher"\n' + _launcher(kernel, params)
+        + '#line 1 "py2ptx-launcher"\n' + "".join(_launcher(k, params[k]) for k in kernels)
     try:
         lib = build_c(c_text, ("-x", "c", "-O1", "-pthread", "-w"), name=name)
     except CCompileError as err:
@@ -207,27 +247,38 @@ def run_on_cpu(source, kernel: str, grid, block, *args, shared_mem: int = 0,
             f"{err}\nC++-only features (references, templates, classes) cannot run here; "
             f"compile with py2ptx.cudatools.cubin_for to check them, and run on a GPU."
         ) from None
-
-    arrays = [a for p, a in zip(params, args, strict=True) if p.pointer]
-    launch = lib.function(f"py2ptx_launch_{kernel}",
-                          [_Dim3, _Dim3, ctypes.c_size_t, ctypes.c_void_p], ctypes.c_int)
+    launch_fns = {k: lib.function(f"py2ptx_launch_{k}",
+                                  [_Dim3, _Dim3, ctypes.c_size_t, ctypes.c_void_p], ctypes.c_int)
+                  for k in kernels}
+    progress = np.zeros(1, np.int32)  # the launch the child is at, read after a hang or crash
 
     def in_child(views: list[np.ndarray]) -> int:
-        pointers = iter(views)
-        keep = [ctypes.c_void_p(next(pointers).ctypes.data) if p.pointer
-                else _CTYPES[np.dtype(type(a))](a.item()) for p, a in zip(params, args, strict=True)]
-        slots = [ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in keep]
-        argv = (ctypes.c_void_p * max(1, len(slots)))(*slots)
-        return launch(_Dim3(*grid), _Dim3(*block), shared_mem, argv)
+        pointers = [ctypes.c_void_p(v.ctypes.data) for v in views]
+        for i, (kernel, grid, block, shared_mem, c_args) in enumerate(plan):
+            views[-1][0] = i
+            keep = [pointers[a] if isinstance(a, int) else a for a in c_args]
+            slots = [ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in keep]
+            argv = (ctypes.c_void_p * max(1, len(slots)))(*slots)
+            code = launch_fns[kernel](_Dim3(*grid), _Dim3(*block), shared_mem, argv)
+            if code:
+                return code
+        return 0
+
+    def launch_name(views: list[np.ndarray]) -> str:
+        i = int(views[-1][0])
+        return plan[i][0] if len(plan) == 1 else f"{plan[i][0]} (launch {i + 1} of {len(plan)})"
 
     code = run_in_child(
-        in_child, arrays, timeout, kernel, error=EmulationError,
+        in_child, [*arrays, progress], timeout, launch_name, error=EmulationError,
         hang_hint="A common cause: a __syncthreads() that not every thread of the block "
                   "reaches (inside an if, or a loop some threads leave early), so the others "
-                  "wait for ever. On a GPU that is undefined behaviour: a hang or wrong keys.",
+                  "wait for ever -- on a GPU that is undefined behaviour: a hang or wrong "
+                  "keys. Or a loop that never ends: a condition that never changes, an "
+                  "index that never moves.",
         crash_hint="Most likely a read or write outside an array -- check every index "
                    "against n (for example `if (i + 1 < n)`). On a GPU the same bug is an "
                    "illegal memory access, or silent corruption.")
     if code != 0:
-        raise EmulationError(f"the CPU emulator could not start {kernel}'s threads "
-                             f"(code {code}); try a smaller block.")
+        raise EmulationError(f"the CPU emulator could not start "
+                             f"{launch_name([progress])}'s threads (code {code}); "
+                             f"try a smaller block.")

@@ -35,7 +35,7 @@ import numpy as np
 
 from . import gpusorts, sorts
 from .checks import as_int32_keys
-from .cuda_on_cpu import run_on_cpu
+from .cuda_on_cpu import run_schedule_on_cpu
 from .kernels import KERNELS
 from .layers import LAYERS
 
@@ -120,9 +120,7 @@ class Rung:
         size, launches = self.schedule(n, threads)
         work = np.full(size, gpusorts.INT32_MAX, dtype=np.int32)  # INT_MAX pads to size
         work[:n] = keys
-        for launch in launches:
-            run_on_cpu(KERNELS / self.kernel, launch.kernel, launch.grid, launch.block,
-                       work, *launch.scalars, shared_mem=launch.shared_mem)
+        run_schedule_on_cpu(KERNELS / self.kernel, launches, work)  # one child, every launch
         return work[:n].copy()
 
 
