@@ -24,6 +24,7 @@ Linux and macOS only (``os.fork``), like the rest of the course's C tooling.
 
 from __future__ import annotations
 
+import ctypes
 import faulthandler
 import mmap
 import os
@@ -125,8 +126,6 @@ def _die_with(parent: int) -> None:
     """On Linux, ask the kernel to kill this child if its parent dies (a notebook kernel
     restarted or killed mid-check), so a hung child cannot spin on for ever."""
     try:
-        import ctypes
-
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):  # not Linux: the parent's finally is the only guard
         return
