@@ -463,9 +463,11 @@ def _stream_stand_ins(hinted_copies_all=True):
 
 
 def test_lab05_on_a_gpu_copies_then_prints_the_victims_slowdown(fake_gpu, monkeypatch, capsys):
+    import importlib
+
     import fake_cupy
 
-    from py2ptx import exercises
+    exercises = importlib.import_module("py2ptx.exercises.lab05")  # the module, not lab05's exercises
 
     monkeypatch.setattr(fake_cupy, "PYTHON_KERNELS", _stream_stand_ins())
     monkeypatch.setattr(exercises, "_GPU_STREAM_BYTES", 2**22)
