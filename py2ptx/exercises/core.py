@@ -106,7 +106,9 @@ class time_budget:  # noqa: N801 -- a context manager, named as contextlib names
     def __exit__(self, kind, err, tb):
         if self.armed:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.previous)
+            # None: the handler before was not set from Python; the default is what it did.
+            signal.signal(signal.SIGALRM, signal.SIG_DFL if self.previous is None
+                          else self.previous)
             self.armed = False
             if self.outer_left:
                 left = self.outer_left - (time.monotonic() - self.start)
