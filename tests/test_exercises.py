@@ -463,9 +463,11 @@ def _stream_stand_ins(hinted_copies_all=True):
 
 
 def test_lab05_on_a_gpu_copies_then_prints_the_victims_slowdown(fake_gpu, monkeypatch, capsys):
+    import importlib
+
     import fake_cupy
 
-    from py2ptx import exercises
+    exercises = importlib.import_module("py2ptx.exercises.lab05")  # the module, not lab05's exercises
 
     monkeypatch.setattr(fake_cupy, "PYTHON_KERNELS", _stream_stand_ins())
     monkeypatch.setattr(exercises, "_GPU_STREAM_BYTES", 2**22)
@@ -601,3 +603,97 @@ def test_lab05_why_stale_wrong_letter_gets_a_hint(answer, hint):
         lab05.why_stale.check(lambda: answer)
     message = str(info.value)
     assert f"not ({answer})" in message and hint in message
+
+
+# --------------------------------------------------------------------------- what a failure shows
+
+SHELL = """
+import re
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+shell.run_cell("from py2ptx.exercises import lab01")
+shell.run_cell("lab01.swaps_reversed.check(lambda n: n)")
+"""
+
+
+def _ipython_shows(monkeypatch, **env) -> str:
+    """What IPython prints for a failed self-check (ANSI colours removed)."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    run = subprocess.run([sys.executable, "-c", SHELL], capture_output=True, text=True,
+                         timeout=120, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    return re.sub(r"\x1b\[[0-9;]*m", "", run.stdout + run.stderr)
+
+
+def test_a_failed_check_shows_its_message_not_the_traceback(monkeypatch):
+    monkeypatch.delenv("PY2PTX_FULL_TRACEBACK", raising=False)
+    shown = _ipython_shows(monkeypatch)
+    assert ("ExerciseFailed: Lab 01, swaps on a reversed input: for n=1 you predict 1 swaps"
+            in shown), shown
+    assert "Traceback" not in shown and "core.py" not in shown, shown
+    assert len(shown.strip().splitlines()) == 1, shown
+
+
+def test_py2ptx_full_traceback_shows_the_frames_and_the_checkers_error(monkeypatch):
+    shown = _ipython_shows(monkeypatch, PY2PTX_FULL_TRACEBACK="1")
+    assert "Traceback" in shown, shown
+    assert "lab01.py" in shown and "_check_swaps_reversed" in shown, shown  # the chained cause
+    assert "ExerciseFailed: Lab 01, swaps on a reversed input: for n=1" in shown
+
+
+def test_render_traceback_is_there_only_without_the_full_traceback(monkeypatch):
+    monkeypatch.delenv("PY2PTX_FULL_TRACEBACK", raising=False)
+    with pytest.raises(ExerciseFailed) as info:
+        lab01.swaps_reversed.check(lambda n: n)
+    err = info.value
+    assert err._render_traceback_() == [f"ExerciseFailed: {err}"]
+    assert err.__cause__ is None and err.__suppress_context__
+    monkeypatch.setenv("PY2PTX_FULL_TRACEBACK", "1")
+    assert not hasattr(err, "_render_traceback_")  # IPython falls back to its traceback
+    with pytest.raises(ExerciseFailed) as info:
+        lab01.swaps_reversed.check(lambda n: n)
+    assert isinstance(info.value.__cause__, ExerciseFailed)  # the checker's own error
+
+
+def test_a_multiline_message_renders_line_by_line():
+    lines = ExerciseFailed("first\nsecond")._render_traceback_()
+    assert lines == ["ExerciseFailed: first", "second"]
+
+
+# --------------------------------------------------------------------------- answers kept hidden
+
+EXERCISES_SOURCE = "\n".join(p.read_text() for p in
+                             sorted((REPO / "py2ptx" / "exercises").glob("*.py")))
+
+
+@pytest.mark.parametrize(("question", "right"), [(lab02.why_slower, "b"), (lab05.why_stale, "b")],
+                         ids=["why_slower", "why_stale"])
+def test_multiple_choice_answers_are_salted_hashes_and_sealed(question, right, capsys):
+    from py2ptx.exercises import MultipleChoice
+    from py2ptx.exercises.core import digest, unseal
+
+    choice = question.checker
+    assert isinstance(choice, MultipleChoice)
+    assert set(choice.responses) == {digest(choice.salt, letter) for letter in choice.options}
+    opened = {letter: unseal(choice.salt, letter, choice.responses[digest(choice.salt, letter)])
+              for letter in choice.options}
+    assert [letter for letter, text in opened.items() if text.startswith("right ")] == [right]
+    assert all(text.startswith(("right ", "wrong ")) for text in opened.values())
+    assert len({len(text) for text in opened.values()}) == 1  # no size tells the right one
+    for text in opened.values():  # neither hint nor explanation is in the source in clear
+        assert text.split(" ", 1)[1].rstrip()[:40] not in EXERCISES_SOURCE
+    assert digest("another salt", right) not in choice.responses
+
+
+def test_no_answer_letter_or_formula_in_the_clear():
+    import re
+
+    assert not re.search(r"""[!=]=\s*["'][a-d]["']""", EXERCISES_SOURCE)  # answer != "b"
+    for formula in ("n * (n - 1)", "n(n-1)", "n * (n-1)", "(n - 1) * n", "sum(range(n))"):
+        assert formula not in EXERCISES_SOURCE, formula
+    assert "fno-tree-slp-vectorize" not in EXERCISES_SOURCE

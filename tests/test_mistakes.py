@@ -84,6 +84,75 @@ def test_a_self_check_that_runs_too_long_is_stopped_with_a_message():
     assert time.monotonic() - start < 5
 
 
+def _timing_cells() -> dict[str, str]:
+    """Every code cell of the solutions (labs are generated from them) that times code."""
+    import json
+
+    cells = {}
+    for path in sorted((REPO / "solutions").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code" and "timing.time_" in source:
+                cells[f"{path.name} cell {i}"] = source
+    return cells
+
+
+def test_every_timing_cell_a_lab_hands_out_runs_under_a_time_budget():
+    cells = _timing_cells()
+    assert len(cells) >= 2
+    for where, source in cells.items():
+        assert "with time_budget(" in source, f"{where} times code without a time budget"
+
+
+def test_an_n_cubed_sort_in_a_labs_timing_cell_is_stopped_with_what_to_do(monkeypatch):
+    from py2ptx import exercises
+
+    def restarts_after_every_swap(a):
+        """Sorts, but starts again from the front after every swap: O(n^3) steps."""
+        swaps, j = 0, 0
+        while j < len(a) - 1:
+            if a[j] > a[j + 1]:
+                a[j], a[j + 1] = a[j + 1], a[j]
+                swaps, j = swaps + 1, 0
+            else:
+                j += 1
+        return 1, swaps
+
+    real = exercises.time_budget
+    # The cell's own budget, shortened for the test (the message is the cell's).
+    monkeypatch.setattr(exercises, "time_budget", lambda seconds, message, **kw:
+                        real(min(seconds, 1.0), message, **kw))
+    cell = next(s for w, s in _timing_cells().items() if w.startswith("01-"))
+    start = time.monotonic()
+    with pytest.raises(exercises.TimeBudgetExceeded) as info:
+        exec(cell, {"bubble_sort_early_exit": restarts_after_every_swap})
+    assert time.monotonic() - start < 10
+    message = str(info.value)
+    assert message.startswith("This cell was stopped after 1 s. A bubble sort of 1,024 keys")
+    assert "start again from the front after every swap" in message
+    assert info.value._render_traceback_() == [f"TimeBudgetExceeded: {message}"]
+
+
+def test_a_time_budget_cannot_be_swallowed_and_leaves_an_outer_alarm_set():
+    import signal
+
+    from py2ptx.exercises import TimeBudgetExceeded, time_budget
+
+    outer = signal.getitimer(signal.ITIMER_REAL)[0]  # pytest-timeout's, where it uses one
+    with pytest.raises(TimeBudgetExceeded, match=r"^This cell was stopped after 0\.2 s\. Hurry\.$"):
+        with time_budget(0.2, "Hurry."):
+            while True:
+                try:
+                    time.sleep(0.01)
+                except Exception:  # a student's catch-all must not hide the budget
+                    pass
+    if outer:
+        assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= outer
+    with time_budget(5, "never"):  # a block that ends in time leaves no alarm behind
+        pass
+    assert (signal.getitimer(signal.ITIMER_REAL)[0] > 0) == bool(outer)
+
+
 # --------------------------------------------------------------------------- C
 
 

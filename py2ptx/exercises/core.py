@@ -1,0 +1,233 @@
+"""What every lab's self-checks share: the exercise object, its failure, the time budget,
+multiple-choice questions whose answers are not in the source, and a GPU kernel from text.
+
+A failed check shows its message alone: :class:`ExerciseFailed` and :class:`TimeBudgetExceeded`
+give IPython a ``_render_traceback_``, which it prints instead of the traceback (a student
+needs the message, not forty frames of py2ptx). ``PY2PTX_FULL_TRACEBACK=1`` brings the full
+traceback back -- with the error inside the checker chained below -- for whoever debugs a check.
+
+Students receive this package, so a multiple-choice answer is kept only as a salted hash,
+and what the check says after each answer is sealed with that answer (XOR with a SHA-256
+keystream): reading the source gives neither the letter nor the explanation that would
+point at it. To change what a check says, open the response with its letter and seal the
+new text: ``seal(_SALT, letter, "right ...", width)`` (``right `` or ``wrong `` first, and the
+width of the question's other responses), and paste it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .. import doctor
+from ..checks import WrongResult
+from ..cudatools import cubin_for
+from ..gpu import load_module
+
+#: Set to 1 (or any value but 0) for full tracebacks from failed self-checks and budgets.
+FULL_TRACEBACK_VAR = "PY2PTX_FULL_TRACEBACK"
+
+
+def full_traceback() -> bool:
+    """``PY2PTX_FULL_TRACEBACK=1``: show the full traceback of a failed check."""
+    return os.environ.get(FULL_TRACEBACK_VAR, "0") not in ("", "0")
+
+
+class _MessageOnly:
+    """An error a student caused and can fix: IPython prints its message, not its frames."""
+
+    @property
+    def _render_traceback_(self):
+        # IPython calls value._render_traceback_() where hasattr(value, ...) is true; raising
+        # AttributeError here makes hasattr false, and IPython prints the usual traceback.
+        if full_traceback():
+            raise AttributeError("_render_traceback_")
+        return self._message_lines
+
+    def _message_lines(self) -> list[str]:
+        first, *rest = str(self).splitlines() or [""]
+        return [f"{type(self).__name__}: {first}", *rest]
+
+
+class ExerciseFailed(_MessageOnly, AssertionError):
+    """The answer is wrong; the message says how."""
+
+
+class TimeBudgetExceeded(_MessageOnly, TimeoutError):
+    """A cell ran past its time budget; the message says what to look for."""
+
+
+class _OverBudget(BaseException):
+    """Raised by the alarm; a BaseException, so that ``except Exception`` cannot swallow it."""
+
+    def __init__(self, budget: time_budget):
+        super().__init__()
+        self.budget = budget
+
+
+class time_budget:  # noqa: N801 -- a context manager, named as contextlib names its own
+    """``with time_budget(60, "what to do"):`` stops the block after 60 s with that advice.
+
+    SIGALRM interrupts Python code, in the main thread of a process that has SIGALRM (Linux,
+    macOS), which is where notebooks run their cells; elsewhere the block runs without a
+    budget. C called through ctypes is interrupted only when it returns to Python (untrusted
+    C runs in :mod:`py2ptx.sandbox` instead). An alarm already set that rings sooner (an
+    outer budget, pytest-timeout) stays in charge; one that rings later is set again, for
+    the time it has left, when the block ends.
+    """
+
+    def __init__(self, seconds: float, message: str, *, what: str = "This cell",
+                 error: type[Exception] = TimeBudgetExceeded):
+        self.seconds, self.message, self.what, self.error = seconds, message, what, error
+        self.armed = False
+
+    def __enter__(self):
+        if not (hasattr(signal, "SIGALRM")
+                and threading.current_thread() is threading.main_thread()):
+            return self
+        self.outer_left = signal.getitimer(signal.ITIMER_REAL)[0]
+        if self.outer_left and self.outer_left <= self.seconds:
+            return self
+        self.previous = signal.signal(signal.SIGALRM, self._alarm)
+        self.start = time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        self.armed = True
+        return self
+
+    def _alarm(self, signum, frame):
+        raise _OverBudget(self)
+
+    def __exit__(self, kind, err, tb):
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            # None: the handler before was not set from Python; the default is what it did.
+            signal.signal(signal.SIGALRM, signal.SIG_DFL if self.previous is None
+                          else self.previous)
+            self.armed = False
+            if self.outer_left:
+                left = self.outer_left - (time.monotonic() - self.start)
+                signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
+        if isinstance(err, _OverBudget) and err.budget is self:
+            stopped = self.error(f"{self.what} was stopped after {self.seconds:g} s. "
+                                 f"{self.message}")
+            raise stopped from (err if full_traceback() else None)
+        return False
+
+
+_CHECK_TOO_LONG = ("Its inputs are small (at most a few hundred keys), and the reference answer "
+                   "takes well under a second: look for a loop that never ends (a `while` whose "
+                   "condition never changes, an index that never moves) or a loop inside a loop "
+                   "too many.")
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: what to do, and the one call that checks an answer."""
+
+    lab: str
+    name: str
+    task: str  # one line: what the student must do
+    checker: Callable  # answer -> summary line; raises ExerciseFailed / WrongResult
+    #: Seconds the whole self-check may take; the reference answer needs a small fraction.
+    budget_s: float = 30.0
+
+    def check(self, answer) -> None:
+        """Print a ✓ line, or raise with a message that says which input failed and how.
+
+        An exercise not yet attempted raises ``NotImplementedError`` -- nothing else -- so
+        an unsolved lab fails exactly at its exercises.
+        """
+        cause = full_traceback()
+        try:
+            with time_budget(self.budget_s, _CHECK_TOO_LONG, error=ExerciseFailed,
+                             what=f"{self.lab}, {self.name}: the self-check"):
+                summary = self.checker(answer)
+        except NotImplementedError as err:
+            raise NotImplementedError(
+                f"{self.lab}, exercise {self.name!r} is not solved yet: {self.task} "
+                f"(replace `raise NotImplementedError()` with your code)."
+            ) from (err if cause else None)
+        except (WrongResult, ExerciseFailed) as err:
+            message = str(err)
+            if not message.startswith(f"{self.lab}, "):
+                message = f"{self.lab}, {self.name}: {message}"
+            raise ExerciseFailed(message) from (err if cause else None)
+        print(f"✓ {self.lab}, {self.name}: {summary}")
+
+
+# --------------------------------------------------------------------------- answers kept hidden
+
+
+def digest(salt: str, answer: str) -> str:
+    """The salted hash an answer is stored as."""
+    return hashlib.sha256(f"{salt}:answer:{answer}".encode()).hexdigest()[:24]
+
+
+def _xor(salt: str, answer: str, data: bytes) -> bytes:
+    """``data`` XOR a SHA-256 keystream of ``answer``: sealing and unsealing are one step."""
+    blocks = (hashlib.sha256(f"{salt}:seal:{answer}:{i}".encode()).digest()
+              for i in range(len(data) // 32 + 1))
+    return bytes(a ^ b for a, b in zip(data, b"".join(blocks)[:len(data)], strict=True))
+
+
+def seal(salt: str, answer: str, text: str, width: int = 0) -> str:
+    """``text`` made readable only with ``answer`` (see :func:`unseal`), padded with spaces
+    to ``width`` bytes: one question's responses have one length, so that the right one
+    cannot be told by its size."""
+    return base64.b64encode(_xor(salt, answer, text.encode().ljust(width))).decode()
+
+
+def unseal(salt: str, answer: str, sealed: str) -> str:
+    """The text :func:`seal` sealed with ``answer``."""
+    return _xor(salt, answer, base64.b64decode(sealed)).decode()
+
+
+@dataclass(frozen=True)
+class MultipleChoice:
+    """A checker for a question with lettered options, its answer kept as a salted hash.
+
+    ``responses`` maps :func:`digest` of each letter to what the check says for it, sealed
+    with that letter: ``right <explanation>`` for the answer, ``wrong <hint>`` for the
+    others. ``more`` adds a computed clause after the right answer's explanation.
+    """
+
+    options: dict[str, str]  # letter -> the option, as the lab shows it
+    salt: str
+    responses: dict[str, str]
+    more: Callable[[], str] | None = None
+
+    def __call__(self, answer_fn: Callable[[], str]) -> str:
+        answer = str(answer_fn()).strip().lower()
+        sealed = self.responses.get(digest(self.salt, answer))
+        if answer not in self.options or sealed is None:
+            raise ExerciseFailed(f"answer with one letter of {', '.join(self.options)}; "
+                                 f"got {answer!r}")
+        verdict, _, say = unseal(self.salt, answer, sealed).rstrip().partition(" ")
+        if verdict != "right":
+            raise ExerciseFailed(f"not ({answer}). Hint: {say}")
+        return say + (self.more() if self.more else "")
+
+
+# --------------------------------------------------------------------------- GPU kernels
+
+
+def compile_for_both(source: str) -> None:
+    """A cubin for the H200 (sm_90) and the T4 (sm_75); raises with NVRTC's log."""
+    for arch in ("sm_90", "sm_75"):
+        cubin_for(source, arch)
+
+
+def gpu_kernel(source: str, name: str):
+    """``(cupy, kernel)``: kernel ``name`` of the CUDA C ``source``, loaded on this machine's
+    GPU -- or None where there is no GPU (the check then says it ran on the CPU only)."""
+    if not doctor.has_gpu():
+        return None
+    import cupy  # optional, and only importable where there is a GPU
+
+    return cupy, load_module(source).kernel(name)

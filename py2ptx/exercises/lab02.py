@@ -1,0 +1,101 @@
+"""Lab 02's self-checks: bubble sort in C, the flags that keep its swap scalar, and why the
+vectorized loop was slower (multiple choice, answer hashed: see :mod:`.core`)."""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import numpy as np
+
+from ..cbuild import INT32_ARRAY, asm_for, build_c
+from ..checks import check_sorted, standard_cases
+from ..sandbox import run_in_child
+from ..sorts import c_bubble
+from .core import Exercise, ExerciseFailed, MultipleChoice
+
+
+def _check_c_source(source_fn: Callable[[], str]) -> str:
+    source = source_fn()
+    for flags in (("-O1",), ("-O2",)):
+        lib = build_c(source, flags, name="lab02_bubble_sort.c")
+        fn = lib.function("bubble_sort", [INT32_ARRAY, ctypes.c_int32])
+        for name, keys in standard_cases(50).items():
+            out = keys.copy()
+            # In a child process: a wrong pointer kills the child, not the notebook.
+            run_in_child(lambda views, n=out.size, fn=fn: fn(views[0], np.int32(n)), [out], 10.0,
+                         f"your C bubble_sort at {' '.join(flags)} on input {name!r} "
+                         f"(n={out.size})", error=ExerciseFailed,
+                         hang_hint="Sorting 50 keys takes microseconds: is a loop never "
+                                   "ending (a condition that never becomes false)?",
+                         crash_hint="Most likely a read or write outside the array: with "
+                                    "n keys the last valid index is n - 1, so a[j + 1] needs "
+                                    "j < n - 1.")
+            check_sorted(name, keys, out, what=f"your C bubble_sort at {' '.join(flags)}")
+    return "compiles and sorts every input at -O1 and -O2"
+
+
+_VECTOR_HINTS = ("%xmm", "%ymm", "%zmm")
+
+
+def _check_scalar_flags(flags_fn: Callable[[], list]) -> str:
+    flags = list(flags_fn())
+    bad = [f for f in flags if f.startswith("-O")]
+    if bad:
+        raise ExerciseFailed(f"keep -O2 and switch off just the one optimization that hurts; "
+                             f"{' '.join(bad)} changes the whole optimization level")
+    all_flags = ("-O2", *flags)
+    asm = asm_for("bubble_sort.c", all_flags, function="bubble_sort")
+    vector = [ln.strip() for ln in asm.splitlines() if any(h in ln for h in _VECTOR_HINTS)]
+    if vector:
+        raise ExerciseFailed(f"with {' '.join(all_flags)} the loop still uses vector registers, "
+                             f"e.g. `{vector[0]}`: the swap is still vectorized")
+    for name, keys in standard_cases(50).items():
+        check_sorted(name, keys, c_bubble(keys, all_flags), what=f"bubble_sort.c at "
+                     f"{' '.join(all_flags)}")
+    return f"{' '.join(all_flags)} gives a scalar loop that still sorts correctly"
+
+
+WHY_SLOWER = {
+    "a": "SSE instructions are slower than ordinary integer instructions on this CPU.",
+    "b": "Each iteration's 8-byte load overlaps half of the previous iteration's 8-byte "
+         "store, so the CPU cannot forward the stored bytes to the load and must wait "
+         "for the store to reach the cache (a store-forwarding stall).",
+    "c": "The shuffles (pshufd) make the loop twice as long, so it takes twice the time.",
+    "d": "Vectorized code mispredicts more branches.",
+}
+
+#: The answer, as a salted hash, and what the check says for each letter, sealed with it.
+_WHY_SLOWER_SALT = "Lab 02: why_slower 7c1e"
+_WHY_SLOWER_RESPONSES = {
+    "009a6ab3b7d452624050ec72": (
+        "wuX24wGsxr/SodkU4Y6FbfwYhyMsHDrRqUKrRxaaJkqiEVaKlUOzH14WMtEloWGH6gT5vKzSAkyKladTbnP0"
+        "sVGWZS8sxiBjex/Ww1StJZlXZCO5Btl+f72RUyVXhQ=="
+    ),
+    "164598f904c12fea9bd352f6": (
+        "ts+zpF+HGHCJScNV9QKxZuP4JwF+KHaHQZ1gj/PBbZJu9IU+y47RwQL6mbipSItqvupOHmgXSZUuCdb57N4s"
+        "xoroOvSqLjMZ+7xupfW+VI0hxOmSrpg45IKUBi3JMA=="
+    ),
+    "1826380ff5823767357b232e": (
+        "qPbSKaqqBxarlioo31xSZ7uQAsYRripZ/mH52CQ42RMLllnV3CE/EtSEyd/hpqsK3FEy1tHrkJbz/5aQ1sWt"
+        "jx7mLXUaDrfJxdBuW6eXLhs3Gdd8vDAB+2CBeX4WrQ=="
+    ),
+    "2a6554568d67930ff5869f7b": (
+        "g8h6tA+tL4T+J8BiI0cDoh196Oap+KFIaQdKItLVe2pp5o87XYXV7A5977t6YZyQmn+OF88BTUFqrOTSnNs7"
+        "SPKa2jEwdv4jF0LOIc4VKnBGG950t+Girrt4Ub3R/A=="
+    ),
+}
+
+
+lab02 = SimpleNamespace(
+    c_source=Exercise("Lab 02", "bubble sort in C",
+                      "bubble_sort_source() returns C source defining "
+                      "void bubble_sort(int32_t *a, int32_t n)", _check_c_source),
+    scalar_flags=Exercise("Lab 02", "flags that keep the swap scalar",
+                          "scalar_flags() returns the gcc flags that, added to -O2, stop the "
+                          "swap from being vectorized", _check_scalar_flags),
+    why_slower=Exercise("Lab 02", "why the vectorized loop is slower",
+                        "why_slower() returns the letter of the right explanation",
+                        MultipleChoice(WHY_SLOWER, _WHY_SLOWER_SALT, _WHY_SLOWER_RESPONSES)),
+)
