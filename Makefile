@@ -47,7 +47,9 @@ test: setup-test
 
 # CuPy for this machine's GPU, by hand (make lab does it too when a GPU appears).
 cupy: setup
-	$(PY) -m pip install $$(sh tools/gpu_packages.sh)
+	@reqs=$$(sh tools/gpu_packages.sh); test -n "$$reqs" || { \
+	  echo "cupy: no NVIDIA GPU whose driver the course supports here, so nothing to install"; exit 1; }; \
+	$(PY) -m pip install $$reqs
 
 doctor: setup
 	$(PY) -m py2ptx doctor

@@ -100,11 +100,11 @@ def course(tmp_path_factory):
     browser.write_text(f'#!/bin/sh\nprintf %s "$1" > {opened}\n')
     browser.chmod(0o755)
     port, token = free_port(), secrets.token_hex(16)
-    cmd, env = lab.command(root, [f"--ServerApp.browser={browser} %s",
-                                  f"--ServerApp.ip={LOOPBACK}", f"--ServerApp.port={port}",
-                                  f"--IdentityProvider.token={token}",
-                                  "--ServerApp.port_retries=0"])
-    env = dict(env, HOME=str(home), JUPYTER_RUNTIME_DIR=str(runtime), PYTHONPATH=str(root))
+    cmd = lab.command(root, [f"--ServerApp.browser={browser} %s", f"--ServerApp.ip={LOOPBACK}",
+                             f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
+                             "--ServerApp.port_retries=0"])
+    env = dict(os.environ, HOME=str(home), JUPYTER_RUNTIME_DIR=str(runtime),
+               PYTHONPATH=str(root))
     env.pop("MPLBACKEND", None)  # inline figures, as a student gets them
     log = base / "jupyterlab.log"
     process = start(cmd, log, base, env)
@@ -236,6 +236,8 @@ def test_make_lab_opens_notebook_00_at_the_root_and_its_widget_answers(course, p
     assert "mod-active" in (explorer.locator("button", has_text="Application")
                             .get_attribute("class") or "")
     _no_popup(page, "notebook 00 after Run All")
+    # Saved after the run, notebook 00 is byte for byte what git has (tools/lab.py's hook).
+    _save_and_compare(page, course["root"], NOTEBOOK)
 
 
 def test_every_navigation_link_opens_in_jupyterlab_and_a_solution_runs(course, page):
@@ -290,6 +292,20 @@ def test_every_navigation_link_opens_in_jupyterlab_and_a_solution_runs(course, p
                               "'application/vnd.jupyter.stderr']").count() == 0
     page.screenshot(path=str(ARTIFACTS / "browser-solution-cell.png"))
     _no_popup(page, name)
+    _save_and_compare(page, course["root"], SOLUTION)
+
+
+def _save_and_compare(page, root: Path, rel: str) -> None:
+    """Save the current notebook (Ctrl+S); the file must equal the repository's."""
+    path = root / rel
+    before = path.stat().st_mtime_ns
+    page.keyboard.press("Control+s")
+    wait_for(lambda: path.stat().st_mtime_ns != before, f"the save of {rel}", 30)
+    page.wait_for_function("""() => !document.querySelector(
+        '#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current.jp-mod-dirty')""", timeout=30_000)
+    assert path.read_bytes() == (REPO / rel).read_bytes(), (
+        f"{rel}, run and saved in JupyterLab, differs from the repository's: outputs or "
+        f"metadata reached the file")
 
 
 def _drawn(explorer) -> float:
@@ -311,9 +327,11 @@ def _drawn(explorer) -> float:
 
 def test_the_lab_command_serves_the_root_with_notebook_00():
     """`make lab` and this test share tools/lab.py's command line."""
-    cmd, env = lab.command(REPO, ["--no-browser"])
-    assert f"--ServerApp.root_dir={REPO}" in cmd and str(REPO / NOTEBOOK) in cmd
-    assert cmd[-1] == "--no-browser"
-    assert env["JUPYTER_PATH"].split(os.pathsep)[0] == str(Path(sys.prefix) / "share" / "jupyter")
+    assert lab.command(REPO, ["--no-browser"]) == [sys.executable, str(REPO / "tools" / "lab.py"),
+                                                   "--no-browser"]
+    argv = lab.lab_arguments(["--no-browser"])
+    assert argv[:3] == [f"--ServerApp.root_dir={REPO}", str(REPO / NOTEBOOK),
+                        "--ContentsManager.pre_save_hook=clean_notebooks.pre_save_hook"]
+    assert argv[-1] == "--no-browser"
     makefile = (REPO / "Makefile").read_text()
-    assert re.search(r"^lab: .*\n\t\$\(PY\) tools/lab\.py \$\(ARGS\)$", makefile, re.M)
+    assert re.search(r"^lab: setup\n\t\$\(PY\) tools/lab\.py \$\(ARGS\)$", makefile, re.M)

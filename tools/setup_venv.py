@@ -240,26 +240,6 @@ def install_settings(prefix: Path) -> Path:
     return target
 
 
-def configure_git_filter() -> str | None:
-    """Let git see notebooks as tools/clean_notebooks.py writes them (.gitattributes).
-
-    Outputs a student or maintainer produces in JupyterLab then never show in `git status`
-    or `git diff`, and never block a `git pull`. Only this clone's .git/config is touched.
-    """
-    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=REPO, capture_output=True,
-                         text=True)
-    if top.returncode != 0 or Path(top.stdout.strip()).resolve() != REPO:
-        return None  # not a git clone (a download, or a student tree): nothing to do
-    command = "python3 tools/clean_notebooks.py --filter"
-    current = subprocess.run(["git", "config", "--get", "filter.clean-notebooks.clean"],
-                             cwd=REPO, capture_output=True, text=True).stdout.strip()
-    if current != command:
-        subprocess.run(["git", "config", "filter.clean-notebooks.clean", command], cwd=REPO,
-                       check=True)
-        return command
-    return None
-
-
 def folder_size(path: Path) -> int:
     total = 0
     for root, _dirs, files in os.walk(path):
@@ -314,9 +294,6 @@ def setup(kind: str, venv: Path, python: str) -> bool:
     pip(py, ["install", "-e", f".[{extras}]", *gpu])
     settings = install_settings(venv)
     say(f"JupyterLab's news and update pop-up turned off ({settings.relative_to(venv)})")
-    git = configure_git_filter()
-    if git:
-        say("git now reads notebooks without their outputs (see README, For maintainers)")
     record = {"inputs": digest, "gpu": gpu, "extras": extras}
     stamp_path(venv, kind).write_text(json.dumps(record) + "\n")
     if kind == "test":  # the test extras include lab's
