@@ -251,3 +251,25 @@ def test_doctor_names_the_command_for_a_gpu_that_came_after_set_up(monkeypatch):
     assert f"{sys.executable} -m pip install $(sh tools/gpu_packages.sh)" in row.value
     makefile = (REPO / "Makefile").read_text()
     assert re.search(r"^cupy: setup\n\t@reqs=\$\$\(sh tools/gpu_packages\.sh\);", makefile, re.M)
+
+
+def test_a_notebook_cell_that_never_ends_is_stopped_and_named(tmp_path, monkeypatch):
+    """nbclient's per-cell limit (tests/test_notebooks.py) stops a cell and says which."""
+    import nbformat
+    import test_notebooks
+
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": clean_notebooks.KERNELSPEC})
+    nb.cells = [nbformat.v4.new_code_cell("x = 1"),
+                nbformat.v4.new_code_cell("import time\nwhile True:\n    time.sleep(0.1)")]
+    path = REPO / "test-artifacts" / f"hang-{os.getpid()}.ipynb"
+    path.parent.mkdir(exist_ok=True)
+    nbformat.write(nb, path)
+    monkeypatch.setattr(test_notebooks, "CELL_TIMEOUT", 3)
+    try:
+        with pytest.raises(pytest.fail.Exception) as err:
+            test_notebooks._execute(path)
+    finally:
+        path.unlink()
+    message = str(err.value)
+    assert f"hang-{os.getpid()}.ipynb: cell 1 did not finish within 3 s" in message
+    assert "while True:" in message and "__syncthreads()" in message
