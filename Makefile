@@ -1,67 +1,78 @@
 # From Python to PTX — the README's two commands, and a few for maintainers.
 #
 #   make lab    set up .venv if needed, then open JupyterLab on notebook 00
-#   make test   set up .venv if needed, then run the whole test suite
+#   make test   set up .venv (with the test tools) if needed, then run the whole test suite
 #
-# Set-up needs Python >= 3.10, a C compiler and access to PyPI. Where nvidia-smi shows a
-# GPU, the CuPy wheel matching the driver is installed too (tools/gpu_packages.sh).
+# Set-up (tools/setup_venv.py) needs Python >= 3.10 (make PYTHON=python3.12 to choose one),
+# a C compiler and access to PyPI. It says what it does, how long it took and how big .venv
+# is; it rebuilds a broken .venv it made and names one it did not make. Where nvidia-smi
+# shows a GPU, the CuPy wheel matching the driver is installed too (tools/gpu_packages.sh),
+# also when the GPU appears after set-up.
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: lab test setup labs course-map clean-notebooks doctor ladder lint gpu-check carry-wheels
+.PHONY: lab test setup setup-test labs course-map clean-notebooks doctor ladder lint gpu-check \
+	carry-wheels cupy
 
-# JupyterLab refuses to start as root unless told; containers and cloud VMs often run as root.
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+# The set-up script runs under the course's Python once .venv works, else under $(PYTHON);
+# it returns at once when .venv is current.
+SETUP = @if $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then \
+	  py=$(PY); \
+	elif $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then \
+	  py=$(PYTHON); \
+	else \
+	  echo "setup: the course needs Python 3.10 or newer; '$(PYTHON)' is $$($(PYTHON) --version 2>&1 || echo 'not found'). Name another: make PYTHON=python3.12 ..."; exit 1; \
+	fi; \
+	command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || { \
+	  echo "setup: no C compiler found (cc or gcc). On Debian/Ubuntu: sudo apt-get install gcc"; exit 1; }; \
+	$$py tools/setup_venv.py --python '$(PYTHON)' --venv '$(VENV)'
 
-# JUPYTER_PATH puts this environment's "python3" kernel first, ahead of any user-wide one
-# that might point at another Python without the course's packages.
-lab: $(STAMP)
-	JUPYTER_PATH=$(abspath $(VENV))/share/jupyter $(VENV)/bin/jupyter lab notebooks/00-the-stack.ipynb $(ROOT_FLAG) $(ARGS)
+# `make lab` installs what a student needs; `make test` adds the test tools.
+setup:
+	$(SETUP) lab
 
-test: $(STAMP)
+setup-test:
+	$(SETUP) test
+
+# The repository's root is served, so labs/, solutions/ and every link in the notebooks open.
+lab: setup
+	$(PY) tools/lab.py $(ARGS)
+
+test: setup-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-setup: $(STAMP)
+# CuPy for this machine's GPU, by hand (make lab does it too when a GPU appears).
+cupy: setup
+	@reqs=$$(sh tools/gpu_packages.sh); test -n "$$reqs" || { \
+	  echo "cupy: no NVIDIA GPU whose driver the course supports here, so nothing to install"; exit 1; }; \
+	$(PY) -m pip install $$reqs
 
-$(STAMP): pyproject.toml tools/gpu_packages.sh
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { \
-	  echo "The course needs Python 3.10 or newer; '$(PYTHON)' is $$($(PYTHON) --version 2>&1). Run: make PYTHON=python3.11 ..."; exit 1; }
-	@command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || { \
-	  echo "No C compiler found (cc or gcc). On Debian/Ubuntu: sudo apt-get install gcc"; exit 1; }
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
-	  echo "Could not create $(VENV). On Debian/Ubuntu: sudo apt-get install python3-venv"; exit 1; }
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[lab,test]' $$(sh tools/gpu_packages.sh)
-	@touch $(STAMP)
-	@echo "Set-up done: $(VENV) holds the course's Python, packages and CUDA tools."
-
-doctor: $(STAMP)
+doctor: setup
 	$(PY) -m py2ptx doctor
 
 # Every rung this machine runs, validated and timed at one n: make ladder ARGS="--n 2048 --record"
-ladder: $(STAMP)
+ladder: setup
 	$(PY) -m py2ptx ladder $(ARGS)
 
-labs: $(STAMP)
+labs: setup
 	$(PY) tools/make_labs.py
 
-course-map: $(STAMP)
+course-map: setup
 	$(PY) tools/course_map.py
 
-clean-notebooks: $(STAMP)
+clean-notebooks: setup
 	$(PY) tools/clean_notebooks.py
 	$(PY) tools/make_labs.py
 
-lint: $(STAMP)
+lint: setup-test
 	$(VENV)/bin/ruff check .
 
 # The GPU check (needs an NVIDIA GPU): GPU tests, every notebook live, a recorded run.
-gpu-check: $(STAMP)
+gpu-check: setup-test
 	$(PY) tools/gpu_check.py $(ARGS)
 
 # Wheels of the Jupyter stack for a GPU machine without one (see tools/gpu_check.py).
@@ -75,8 +86,8 @@ carry-wheels:
 STUDENT_TREE ?= build/student
 NOTEBOOK ?= notebooks/00-the-stack.ipynb
 
-student-tree: $(STAMP)
+student-tree: setup
 	$(PY) tools/student_tree.py $(STUDENT_TREE) --commit
 
-hub-link: $(STAMP)
+hub-link: setup
 	$(PY) tools/hub_link.py "$(HUB)" "$(NOTEBOOK)" --repo "$(REPO)"

@@ -164,9 +164,10 @@ def _probe_gpu(report: Report) -> None:
         report.add("GPU", "highest PTX ISA the driver accepts", ptx or "unknown", bool(ptx))
     if "runtime_cuda" in info:
         report.add("GPU", "CUDA runtime (CuPy)", "{}.{}".format(*info["runtime_cuda"]), True)
-    if "note" in info:
-        report.add("GPU", "CuPy", info["note"] + " -- run `make lab` to install the "
-                   "CuPy wheel that matches the driver", False)
+    if "note" in info:  # nvidia-smi sees a GPU that CuPy cannot use (or is not installed)
+        report.add("GPU", "CuPy", info["note"] + " -- install the CuPy wheel for this "
+                   "driver: `make cupy` in the course's folder, or "
+                   f"`{sys.executable} -m pip install $(sh tools/gpu_packages.sh)`", False)
 
 
 def _layer_modes(report: Report) -> None:

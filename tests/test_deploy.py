@@ -245,3 +245,19 @@ def test_missing_prerequisite_skips_here_but_fails_in_ci(monkeypatch):
     with pytest.raises(pytest.fail.Exception, match="CI must run this test, but no widget"):
         require(None, "no widget")
     assert require("/usr/bin/x", "never shown") == "/usr/bin/x"
+
+
+def test_every_deployment_ships_the_course_jupyterlab_settings():
+    """No news or update pop-up: the same settings in .venv, the image, the hub and TLJH."""
+    ours = json.loads((REPO / "deploy" / "overrides.json").read_text())
+    assert ours["@jupyterlab/apputils-extension:notification"] == {
+        "checkForUpdates": False, "fetchNews": "false"}
+    dockerfile = (REPO / "deploy" / "Dockerfile").read_text()
+    target = "/opt/conda/share/jupyter/lab/settings/overrides.json"
+    assert re.search(rf"^COPY\s+(--\S+\s+)*deploy/overrides\.json\s+{target}$", dockerfile, re.M)
+    values = yaml.safe_load((REPO / "deploy" / "z2jh-values.yaml").read_text())
+    mounted = values["singleuser"]["extraFiles"]["jupyterlab-overrides"]
+    assert mounted["mountPath"] == target and mounted["data"] == ours
+    tljh = (REPO / "deploy" / "tljh.md").read_text()
+    block = re.search(r"overrides\.json <<'JSON'\n(.*?)\nJSON\n", tljh, re.S)
+    assert block and json.loads(block.group(1)) == ours

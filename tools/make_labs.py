@@ -67,7 +67,8 @@ def lab_from_solution(solution: dict, name: str = "notebook") -> dict:
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
         cleared, regions = _clear(source, cell["cell_type"] == "markdown", f"{name}, cell {index}")
         total += regions
-        cell["source"] = cleared
+        # A list of lines, as Jupyter saves it: a lab a student only ran is saved unchanged.
+        cell["source"] = cleared.splitlines(keepends=True)
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
     if total == 0:

@@ -75,6 +75,8 @@ def _notebook_text(path: Path) -> str:
             if marker in cell.source:
                 raise TreeError(f"{path}, cell {index} holds solution code ({marker}); "
                                 "labs are made from solutions/ by `make labs`, which removes it")
+        if cell.cell_type == "code":  # outputs in the instructor's working tree stay there
+            cell.outputs, cell.execution_count = [], None
     # Exactly what Jupyter writes when a student saves, so their save only touches their edits.
     return nbformat.writes(nb) + "\n"
 
