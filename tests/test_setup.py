@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tools"))
 import clean_notebooks  # noqa: E402
 import setup_venv  # noqa: E402
 
