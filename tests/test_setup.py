@@ -236,11 +236,11 @@ def test_the_save_hook_saves_course_notebooks_without_outputs_and_keeps_edits():
 
 
 def test_doctor_names_the_command_for_a_gpu_that_came_after_set_up(monkeypatch):
-    from py2ptx import doctor
+    from py2ptx import doctor, machine
 
-    monkeypatch.setattr(doctor, "_gpu_from_cupy",
+    monkeypatch.setattr(machine, "gpu_from_cupy",
                         lambda: {"error": "CuPy not usable: ModuleNotFoundError"})
-    monkeypatch.setattr(doctor, "_gpu_from_nvidia_smi", lambda: {
+    monkeypatch.setattr(machine, "gpu_from_nvidia_smi", lambda: {
         "name": "NVIDIA H200", "driver": "580.159.04", "cc": "9.0", "driver_cuda": (13, 0)})
     report = doctor.Report()
     doctor._probe_gpu(report)
