@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from .. import doctor
 from ..checks import WrongResult
 from ..cudatools import cubin_for
-from ..gpu import load_module
+from ..gpu import kernel_params, load_module
 
 #: Set to 1 (or any value but 0) for full tracebacks from failed self-checks and budgets.
 FULL_TRACEBACK_VAR = "PY2PTX_FULL_TRACEBACK"
@@ -215,6 +215,16 @@ class MultipleChoice:
 
 
 # --------------------------------------------------------------------------- GPU kernels
+
+
+def require_params(source: str, kernel: str, expected: list[str], declaration: str,
+                   why: str = "") -> None:
+    """Refuse a kernel whose parameters are not ``expected`` (``["int *a", "int n"]``),
+    naming the ``declaration`` to write and the parameters the student's kernel has."""
+    params = [str(p) for p in kernel_params(source, kernel)]
+    if params != list(expected):
+        raise ExerciseFailed(f"the kernel must be {declaration}{why}; "
+                             f"yours takes ({', '.join(params)})")
 
 
 def compile_for_both(source: str) -> None:

@@ -10,9 +10,9 @@ import numpy as np
 
 from ..checks import WrongResult, check_sorted, standard_cases
 from ..cuda_on_cpu import run_on_cpu
-from ..gpu import kernel_params, numba_cuda, numba_simulated
+from ..gpu import numba_cuda, numba_simulated
 from ..gpusorts import odd_even_shared_launch
-from .core import Exercise, ExerciseFailed, compile_for_both, gpu_kernel
+from .core import Exercise, ExerciseFailed, compile_for_both, gpu_kernel, require_params
 
 
 def _check_numba_kernel(kernel) -> str:
@@ -82,10 +82,8 @@ def _check_shared_source(source_fn: Callable[[], str]) -> str:
     """CUDA C ``odd_even_shared(int *a, int n)``: compiled for sm_90 and sm_75, then run
     on CPU threads at small n (and on the GPU, where there is one)."""
     source = source_fn()
-    params = [str(p) for p in kernel_params(source, "odd_even_shared")]
-    if params != ["int *a", "int n"]:
-        raise ExerciseFailed(f"the kernel must be `extern \"C\" __global__ void "
-                             f"odd_even_shared(int *a, int n)`; yours takes ({', '.join(params)})")
+    require_params(source, "odd_even_shared", ["int *a", "int n"],
+                   '`extern "C" __global__ void odd_even_shared(int *a, int n)`')
     compile_for_both(source)
     cases = standard_cases(40)
     for threads in (32, 8):  # 8 threads own several pairs each: the loop over p matters

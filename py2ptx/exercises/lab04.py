@@ -12,9 +12,8 @@ import numpy as np
 from .. import doctor
 from ..checks import check_sorted
 from ..cudatools import sass_by_kernel, sass_for, sass_opcode
-from ..gpu import kernel_params
 from ..kernels import asm_lines
-from .core import Exercise, ExerciseFailed, compile_for_both, gpu_kernel
+from .core import Exercise, ExerciseFailed, compile_for_both, gpu_kernel, require_params
 
 
 def _check_ptx_step(source_fn: Callable[[], str]) -> str:
@@ -24,10 +23,8 @@ def _check_ptx_step(source_fn: Callable[[], str]) -> str:
         raise ExerciseFailed("the compare-and-swap must be written in inline PTX: asm(...)")
     if not re.search(r"m(in|ax)\.s32", source):  # also after "\n\t" inside one string
         raise ExerciseFailed("use the PTX instructions min.s32 and max.s32 in your asm")
-    params = [str(p) for p in kernel_params(source, "odd_even_step")]
-    if params != ["int *a", "int n", "int phase"]:
-        raise ExerciseFailed(f"the kernel must be odd_even_step(int *a, int n, int phase); "
-                             f"yours takes ({', '.join(params)})")
+    require_params(source, "odd_even_step", ["int *a", "int n", "int phase"],
+                   "odd_even_step(int *a, int n, int phase)")
     compile_for_both(source)  # ptxas inside NVRTC checks every asm line
     ops = [sass_opcode(i) for i in sass_by_kernel(sass_for(source, "sm_90"))["odd_even_step"]]
     if not any(op.startswith(("IMNMX", "VIMNMX")) for op in ops):
@@ -49,10 +46,8 @@ def _check_ptx_step(source_fn: Callable[[], str]) -> str:
 def _check_whoami(source_fn: Callable[[], str]) -> str:
     """``whoami(unsigned *sm, unsigned *lane)`` reading %smid and %laneid."""
     source = source_fn()
-    params = [str(p) for p in kernel_params(source, "whoami")]
-    if params != ["unsigned *sm", "unsigned *lane"]:
-        raise ExerciseFailed(f"the kernel must be whoami(unsigned *sm, unsigned *lane); "
-                             f"yours takes ({', '.join(params)})")
+    require_params(source, "whoami", ["unsigned *sm", "unsigned *lane"],
+                   "whoami(unsigned *sm, unsigned *lane)")
     compile_for_both(source)
     sass = sass_for(source, "sm_90")
     for register in ("SR_VIRTUALSMID", "SR_LANEID"):

@@ -11,10 +11,10 @@ import numpy as np
 
 from .. import deepseek, doctor
 from ..cudatools import cubin_for, ptx_for, sass_by_kernel, sass_for
-from ..gpu import compute_capability, explained, kernel_params
+from ..gpu import compute_capability, explained
 from ..kernels import asm_lines
 from ..settings import shared_gpu
-from .core import Exercise, ExerciseFailed, MultipleChoice, gpu_kernel
+from .core import Exercise, ExerciseFailed, MultipleChoice, gpu_kernel, require_params
 from .lab05_ptx import DEEPEP_LDG, copy_problem, ldg_problem
 
 #: The interference cell's stream: 256 MiB, over 4x an H200's L2, a few ms per launch.
@@ -29,11 +29,9 @@ def _check_streaming_source(source_fn: Callable[[], str]) -> str:
     """``stream_hinted`` whose load is DeepEP's ``ld.global.nc.L1::no_allocate.L2::256B``,
     in inline PTX: compiled for sm_90, its SASS and PTX read; on a GPU also run."""
     source = source_fn()
-    params = [str(p) for p in kernel_params(source, "stream_hinted")]
-    if params != _STREAM_PARAMS:
-        raise ExerciseFailed(f"the kernel must be `extern \"C\" __global__ void stream_hinted("
-                             f"{_STREAM_SIGNATURE})` (the launch passes exactly these); "
-                             f"yours takes ({', '.join(params)})")
+    require_params(source, "stream_hinted", _STREAM_PARAMS,
+                   f'`extern "C" __global__ void stream_hinted({_STREAM_SIGNATURE})`',
+                   " (the launch passes exactly these)")
     if not asm_lines(source):
         raise ExerciseFailed("write the load in inline PTX, asm(\"ld.global.nc....\" : ...): "
                              "CUDA C has no way to say .L1::no_allocate or .L2::256B")
