@@ -45,38 +45,107 @@ def _bar(total: int, desc: str, progress: bool):
 
 def measure(key: str, n: int, repeats: int = 5, seed: int = 0) -> Timing:
     """Validate version ``key`` (a rung or a variant, :func:`py2ptx.ladder.version`) on n
-    random keys against ``np.sort``, then time it (GPU sorts in place on the device)."""
+    random keys against ``np.sort``, time it, and validate the last timed sample too.
+
+    Every sample sorts a fresh copy of the same input (GPU sorts: a device-to-device
+    copy, then the sort in place, both inside the events); the output the last sample
+    left is checked against ``np.sort`` again, so a kernel that is right once and
+    wrong when timed raises :class:`py2ptx.checks.WrongResult` and never reaches a plot.
+    GPU versions get both columns (:func:`py2ptx.timing.time_gpu`).
+    """
     v = version(key)
     sort = v.load()
     keys = random_keys(n, seed=seed)
     check_sorted(f"random, n = {n}", keys, sort(keys), what=v.title)
+    last_sample = f"random, n = {n}, the output of the last timed sample"
     if v.device == "cpu":
-        return time_cpu(sort, keys, repeats=repeats, label=v.key, n=n)
+        out: list = [None]
+
+        def sort_keep():  # the sort returns a fresh sorted copy; keep the last one
+            out[0] = sort(keys)
+
+        t = time_cpu(sort_keep, repeats=repeats, label=v.key, n=n)
+        check_sorted(last_sample, keys, out[0], what=v.title)
+        return t
     cp = require_gpu(v.title)
     device_sort = DEVICE_SORTS[v.key]
     with explained(f"{v.title} at n = {n:,}"):
         d_in, work = cp.asarray(keys), cp.empty(n, dtype=cp.int32)
 
         def copy_then_sort():  # a device-to-device copy of the input, then the sort in place
-            work[...] = d_in
+            cp.copyto(work, d_in)
             device_sort(work)
 
-        return time_gpu(copy_then_sort, repeats=repeats, warmup=1, label=v.key, n=n)
+        t = time_gpu(copy_then_sort, repeats=repeats, warmup=1, label=v.key, n=n)
+        check_sorted(last_sample, keys, cp.asnumpy(work), what=v.title)
+    return t
+
+
+#: The label of a version replayed as a CUDA graph: ``odd_even_global@graph``.
+GRAPH_SUFFIX = "@graph"
+#: Versions the GPU check also replays as a CUDA graph (goal 4: launch cost without Python).
+GRAPH_PLAN: dict[str, tuple[tuple[int, ...], int]] = {
+    "odd_even_global": (version("odd_even_global").plan.sizes, 5)}
+
+
+def graph_replay(key: str, n: int, repeats: int = 5, seed: int = 0) -> Timing:
+    """Version ``key`` captured once as a CUDA graph (CuPy stream capture), then replayed.
+
+    One capture of the copy of the input and every launch of the sort; each sample is one
+    ``Graph.launch``. End to end, its events time one graph launch from Python; device
+    only, the GPU's own time for all the launches (:func:`py2ptx.timing.time_gpu`).
+    ``meta["launches"]`` is how many kernel launches the graph holds, so the GPU's own
+    cost per launch sits beside Python's (version ``key``'s time / its launches). The
+    output of the last replay is checked against ``np.sort``.
+    """
+    v = version(key)
+    cp = require_gpu(f"{v.title} as a CUDA graph")
+    keys = random_keys(n, seed=seed)
+    launches = None
+    if v.schedule is not None:
+        launches = len(v.schedule(n, None).launches)
+    with explained(f"{v.title} at n = {n:,}, as a CUDA graph"):
+        d_in, work = cp.asarray(keys), cp.empty(n, dtype=cp.int32)
+        device_sort = DEVICE_SORTS[v.key]
+        device_sort(work)  # once outside capture: modules load, kernels are checked
+        stream = cp.cuda.Stream(non_blocking=True)
+        with stream:
+            stream.begin_capture()
+            try:
+                cp.copyto(work, d_in)
+                device_sort(work)
+            finally:
+                graph = stream.end_capture()
+            t = time_gpu(graph.launch, repeats=repeats, warmup=1, label=v.key + GRAPH_SUFFIX,
+                         n=n, meta={"launches": launches, "of": v.key,
+                                    "how": "one CUDA graph (stream capture) per sample"})
+            stream.synchronize()
+        check_sorted(f"random, n = {n}, the output of the last graph replay", keys,
+                     cp.asnumpy(work), what=f"{v.title} (CUDA graph)")
+    return t
 
 
 def run_plan(plan: dict[str, tuple[tuple[int, ...], int]], progress: bool = True,
-             transfers: bool = True) -> list[Timing]:
-    """Every (version, n) of ``plan``, measured; plus host<->device copies at each GPU n.
+             transfers: bool = True,
+             graphs: dict[str, tuple[tuple[int, ...], int]] | None = None) -> list[Timing]:
+    """Every (version, n) of ``plan``, measured; plus host<->device copies at each GPU n,
+    and the versions of ``graphs`` replayed as CUDA graphs (:func:`graph_replay`).
 
     With ``progress``, a bar counts the measurements and each result is printed above it.
     """
     steps = [(key, n, repeats) for key, (sizes, repeats) in plan.items() for n in sizes]
-    gpu_sizes = sorted({n for key, n, _ in steps if version(key).device == "gpu"})
+    steps += [(key + GRAPH_SUFFIX, n, repeats) for key, (sizes, repeats)
+              in (graphs or {}).items() for n in sizes]
+    gpu_sizes = sorted({n for key, n, _ in steps if GRAPH_SUFFIX not in key
+                        and version(key).device == "gpu"})
     timings: list[Timing] = []
     with _bar(len(steps) + (len(gpu_sizes) if transfers else 0), "measuring", progress) as bar:
         for key, n, repeats in steps:
             bar.set_postfix_str(f"{key}, n = {n:,}")
-            t = measure(key, n, repeats)
+            if key.endswith(GRAPH_SUFFIX):
+                t = graph_replay(key.removesuffix(GRAPH_SUFFIX), n, repeats)
+            else:
+                t = measure(key, n, repeats)
             if progress:
                 bar.write(f"{key:<22} n = {n:>9,}  {t}")
             timings.append(t)

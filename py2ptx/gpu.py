@@ -202,6 +202,13 @@ class Kernel:
         self._checked: dict = {}
 
     def __call__(self, grid, block, *args, shared_mem: int = 0):
+        shape = self.checked_shape(grid, block, args, shared_mem)
+        self.raw(shape[0], shape[1], args, shared_mem=shared_mem)
+
+    def checked_shape(self, grid, block, args: tuple, shared_mem: int = 0) -> tuple:
+        """``(grid, block)`` as 3-tuples once this launch is checked (remembered per
+        shape and argument types): what :func:`py2ptx.gpusorts.run_launches` keeps so
+        a schedule's launches go straight to ``raw``."""
         try:
             key = (grid, block, shared_mem,
                    tuple((type(a), getattr(a, "dtype", None)) for a in args))
@@ -212,7 +219,7 @@ class Kernel:
             shape = self._check(grid, block, args, shared_mem)
             if key is not None:
                 self._checked[key] = shape
-        self.raw(shape[0], shape[1], args, shared_mem=shared_mem)
+        return shape
 
     def _check(self, grid, block, args, shared_mem):
         limit = max_shared_bytes() if shared_mem > DEFAULT_SHARED_BYTES else DEFAULT_SHARED_BYTES
