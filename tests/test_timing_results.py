@@ -10,7 +10,6 @@ import json
 import time
 
 import numpy as np
-
 import pytest
 
 from py2ptx import results
