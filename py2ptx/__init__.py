@@ -29,6 +29,8 @@ import graph has no cycle).
 ``results``        recorded runs with provenance, their loader, ``Measured``
 ``bench``          validate, then time, every version; the GPU check's plan;
                    the ladder at one n (``python -m py2ptx ladder``)
+``readings``       what the GPU numbers say, computed from the run shown: the
+                   wavefront law, ceilings, crossovers, launch cost (03)
 ``speedups``       where the speedup comes from, by kind and by layer (06)
 ``plots``          the stack diagram, the speedup ladder, time vs n, ... (06)
 ``reports``        the ladder's tables and figure, two machines side by side (06)
