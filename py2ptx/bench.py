@@ -182,13 +182,24 @@ def crossover(cpu: list[Timing], gpu: list[Timing]) -> int | None:
     return wins[0] if wins else None
 
 
+def device_facts() -> dict:
+    """This GPU's SM clock and SM count, for the cycle models of :mod:`py2ptx.readings`
+    (recorded with every GPU run). ``ClockRate`` is the boost clock, in kHz."""
+    cp = require_gpu("reading the GPU's clock")
+    attributes = cp.cuda.Device().attributes
+    facts = {"sms": attributes.get("MultiProcessorCount")}
+    if attributes.get("ClockRate"):
+        facts["clock_hz"] = attributes["ClockRate"] * 1e3
+    return facts
+
+
 def gpu_timings(plan: dict | None = None, progress: bool = True) -> Measured:
     """GPU numbers for a notebook: measured live on a GPU, else the latest recorded run
     (a :class:`~py2ptx.results.Measured`; with neither, its ``where`` says so plainly)."""
     if has_gpu():
         name = gpu_info()["name"]
         return Measured(run_plan(plan or GPU_PLAN, progress), f"{name}, live, with "
-                        f"{machine_label()}", f"{name}, live", live=True)
+                        f"{machine_label()}", f"{name}, live", live=True, extra=device_facts())
     return Measured.from_run(latest_run(GPU_RUN), GPU_RUN)
 
 

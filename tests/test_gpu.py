@@ -366,8 +366,11 @@ def test_capture_records_launches_and_replay_runs_them(fake_gpu):
     np.testing.assert_array_equal(fake_cupy.asnumpy(work), np.arange(1, 9))
 
 
-def test_run_plan_adds_graph_replays_and_records_both_columns(fake_gpu, results_dir):
-    from py2ptx import bench, results
+def test_run_plan_adds_graph_replays_and_records_both_columns(fake_gpu, results_dir,
+                                                              monkeypatch):
+    from py2ptx import bench, results, timing
+
+    monkeypatch.setattr(timing, "MAX_SPIN_S", 60.0)  # CPU threads launch slowly: spin longer
 
     timings = bench.run_plan({"odd_even_global": ((32,), 1), "bitonic": ((64,), 2)},
                              progress=False, graphs={"odd_even_global": ((32,), 1)})

@@ -122,7 +122,7 @@ def stage_gpu_tests(check: Check) -> bool:
 
 def stage_ladder(check: Check) -> bool:
     """Every GPU version in both columns, rung 7 as a CUDA graph, and ``whoami``."""
-    from py2ptx import bench, gpu, gpusorts
+    from py2ptx import bench, gpusorts
 
     plan = bench.GPU_PLAN if check.plan is None else check.plan
     graphs = bench.GRAPH_PLAN if check.graphs is None else check.graphs
@@ -138,12 +138,7 @@ def stage_ladder(check: Check) -> bool:
             "queued behind a spin kernel, py2ptx.timing.device_times); host_fraction = host "
             "time of the call / event time, host_bound when >= 0.8. <key>@graph: the sort "
             "captured once as a CUDA graph and replayed (py2ptx.bench.graph_replay)")
-    try:  # the cycle models of py2ptx.readings need the clock and the SM count
-        attributes = gpu.require_gpu().cuda.Device().attributes
-        check.extra["clock_hz"] = attributes["ClockRate"] * 1e3  # kHz: the boost clock
-        check.extra["sms"] = attributes["MultiProcessorCount"]
-    except Exception as err:
-        check.extra["clock_error"] = f"{type(err).__name__}: {err}"
+    check.extra.update(bench.device_facts())  # the cycle models need the clock and SMs
     try:
         check.extra["whoami"] = gpusorts.who_ran_what()  # notebook 04's block schedule
     except Exception as err:  # the picture is optional; the timings are not
