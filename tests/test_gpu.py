@@ -443,6 +443,17 @@ def test_ptx_newer_than_the_driver_is_explained(tmp_path):
 
 
 @pytest.mark.gpu
+def test_both_columns_and_the_graph_replay_work_on_the_gpu():
+    from py2ptx import bench
+
+    t = bench.measure("odd_even_shared", 4096, repeats=3)  # validated, last sample too
+    assert t.device_samples is not None and len(t.device_samples) == 3, t.meta
+    assert t.host_fraction is not None
+    g = bench.graph_replay("odd_even_global", 1024, repeats=2)  # validated after replay
+    assert g.meta["launches"] == 1024 and g.device_samples is not None, g.meta
+
+
+@pytest.mark.gpu
 def test_shared_memory_sort_uses_the_opt_in_limit():
     keys = random_keys(16384, seed=1)  # 64 KB: above the 48 KB default on every GPU
     np.testing.assert_array_equal(gpusorts.odd_even_shared(keys), np.sort(keys))
