@@ -127,6 +127,7 @@ def stage_ladder(check: Check) -> bool:
     plan = bench.GPU_PLAN if check.plan is None else check.plan
     graphs = bench.GRAPH_PLAN if check.graphs is None else check.graphs
     print(plan_estimate(plan), flush=True)
+    print("graph replays: " + plan_estimate(graphs).removeprefix("ladder plan: "), flush=True)
     check.timings = bench.run_plan(plan, progress=check.progress, graphs=graphs)
     check.extra.update(
         plan={k: {"sizes": list(s), "repeats": r} for k, (s, r) in plan.items()},
