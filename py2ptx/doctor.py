@@ -121,10 +121,13 @@ def _probe_packages(report: Report) -> None:
     for dist, why in (("numpy", "arrays"), ("numba", "rung 4 (@njit)"),
                       ("numba-cuda", "CUDA kernels in Python, and their simulator"),
                       ("matplotlib", "plots"), ("ipywidgets", "widgets"),
-                      ("cupy", "running CUDA C and PTX on a GPU")):
+                      ("cupy", "running CUDA C and PTX on a GPU"),
+                      ("triton", f"variant 9t and notebook 04's live Triton section; "
+                                 f"{NEEDS['triton']}")):
         found = cupy_version() if dist == "cupy" else version(dist)
+        optional = dist in ("cupy", "triton")  # missing is a mode, not a fault
         report.add("Packages", dist, found or f"not installed (needed for {why})",
-                   bool(found) if dist != "cupy" else (True if found else None))
+                   (True if found else None) if optional else bool(found))
 
 
 def _probe_cuda_tools(report: Report) -> None:
@@ -193,7 +196,8 @@ def _layer_modes(report: Report) -> None:
 def _rung_modes(report: Report) -> None:
     """Each rung's mode here, from what it needs and its ``without_gpu`` field."""
     have = {"c-compiler": bool(next((r.ok for r in report.rows if r.item == "C compiler"), False)),
-            "cuda-tools": all(r.ok for r in report.rows if r.section == "CUDA tools on the CPU")}
+            "cuda-tools": all(r.ok for r in report.rows if r.section == "CUDA tools on the CPU"),
+            "triton": bool(next((r.ok for r in report.rows if r.item == "triton"), False))}
     gpu = has_gpu()
     for r in RUNGS:
         missing = [NEEDS[need] for need in r.needs if not have[need]]
