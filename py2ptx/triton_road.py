@@ -37,7 +37,7 @@ import numpy as np
 from . import cudatools
 from .gpusorts import INT32_MAX, on_gpu, padded_size
 from .kernels import KERNELS, load_python
-from .machine import require_gpu, version
+from .machine import require_gpu
 from .results import provenance
 
 #: The kernel file, relative to kernels/.
@@ -66,8 +66,12 @@ class TritonMissing(ImportError):
 
 
 def triton_version() -> str | None:
-    """The installed Triton's version, or None (the recorded stages are shown then)."""
-    return version("triton")
+    """The version of the Triton this Python imports, or None (then the recorded stages
+    are shown). Importing it, rather than asking pip, also catches a broken install."""
+    try:
+        return _triton().__version__
+    except TritonMissing:
+        return None
 
 
 def _triton():
@@ -95,18 +99,20 @@ class Road:
     stages: dict[str, dict[str, str]]  # kernel -> stage -> text
     triton: str
     live: bool
+    ptxas: str = "unknown"  # the ptxas Triton ran (its own copy, in its wheel)
     manifest: dict = field(default_factory=dict)
 
     def describe(self) -> str:
         """One line saying what is shown: a live compile, or the recording's provenance."""
         if self.live:
             return (f"live: compiled on this machine by Triton {self.triton} for sm_"
-                    f"{CAPABILITY} (no GPU needed)")
+                    f"{CAPABILITY} (no GPU needed); its ptxas: {self.ptxas}")
         m = self.manifest
         dirty = " (uncommitted changes)" if m.get("dirty") else ""
         return (f"recorded: Triton {self.triton} is not installed here, so these are the "
                 f"stages tools/record_triton.py saved on {m.get('recorded_utc')} at commit "
-                f"{(m.get('commit') or 'unknown')[:12]}{dirty} with Triton {self.triton}. "
+                f"{(m.get('commit') or 'unknown')[:12]}{dirty} with Triton {self.triton} (its ptxas: "
+                f"{self.ptxas}). "
                 f"{INSTALL_HINT} to compile them live.")
 
     def stage(self, kernel: str, stage: str) -> str:
@@ -147,7 +153,18 @@ def compile_live(capability: int = CAPABILITY) -> Road:
         out = {s: normalise(compiled.asm[s]) for s in ("ttir", "ttgir", "llir", "ptx")}
         out["sass"] = cudatools.compact_sass(cudatools.sass_for(compiled.asm["cubin"]))
         stages[name] = out
-    return Road(stages, triton_version() or triton.__version__, live=True)
+    return Road(stages, triton.__version__, live=True, ptxas=_triton_ptxas(capability))
+
+
+def _triton_ptxas(capability: int) -> str:
+    """The version of the ptxas Triton's NVIDIA backend runs for this capability."""
+    try:  # not a public API (triton/backends/nvidia/compiler.py); Triton 3.6 to 3.9 have it
+        from triton.backends.nvidia.compiler import get_ptxas
+
+        tool = get_ptxas(capability)
+        return f"{tool.version} ({Path(tool.path).name} in Triton's wheel)"
+    except Exception as err:  # a Triton whose internals moved: say so, do not fail
+        return f"unknown ({type(err).__name__})"
 
 
 def kernel_sha256() -> str:
@@ -173,7 +190,8 @@ def recorded(directory: Path = RECORDED) -> Road:
                 raise ValueError(f"{path} does not match the sha256 in {manifest_path}: it "
                                  f"was edited by hand; rerun `python tools/record_triton.py`")
             stages[name][stage] = text
-    return Road(stages, manifest["triton"], live=False, manifest=manifest)
+    return Road(stages, manifest["triton"], live=False, ptxas=manifest.get("ptxas", "unknown"),
+                manifest=manifest)
 
 
 def road(live: bool | None = None) -> Road:
@@ -201,6 +219,7 @@ def record(directory: Path = RECORDED) -> dict:
         "commit": where["commit"],
         "dirty": where["dirty"],
         "target": f"cuda sm_{CAPABILITY} (triton.compile on the CPU, no GPU)",
+        "ptxas": live.ptxas,
         "kernel_file": f"py2ptx/kernels/{KERNEL_FILE}",
         "kernel_sha256": kernel_sha256(),
         "constexprs": {name: consts for name, (_, consts) in SIGNATURES.items()},
@@ -303,6 +322,55 @@ def comparison_table(rows: dict[str, dict[str, int]]) -> str:
     keys = list(next(iter(rows.values())))
     return head + "\n".join(f"| {k} | " + " | ".join(str(rows[n][k]) for n in names) + " |"
                             for k in keys)
+
+
+def stage_counts(the_road: Road, kernel: str) -> dict[str, int]:
+    """Where tl.sort's min/max first appears: selects and min/max counted at each stage."""
+    text = {s: the_road.stage(kernel, s) for s in STAGES}
+    return {
+        "TTIR arith.select": text["ttir"].count("arith.select"),
+        "TTIR arith.minsi/maxsi": len(re.findall(r"arith\.(?:min|max)si\b", text["ttir"])),
+        "TTGIR arith.minsi/maxsi": len(re.findall(r"arith\.(?:min|max)si\b", text["ttgir"])),
+        "LLVM IR smin/smax calls": len(re.findall(r"call i32 @llvm\.s(?:min|max)\.i32",
+                                                  text["llir"])),
+        "PTX min.s32/max.s32": _ptx_count(text["ptx"], "min.s32") + _ptx_count(text["ptx"],
+                                                                               "max.s32"),
+    }
+
+
+def findings(the_road: Road, rows: dict[str, dict[str, int]]) -> list[str]:
+    """What the comparison shows, each sentence computed from the counts beside it."""
+    merge, tile = rows["9t merge_step"], rows["9t sort_tiles"]
+    rung11, rung9 = rows["11 odd_even_shared_ptx"], rows["9 bitonic_sort_tile"]
+    out = []
+    mm, in_asm, vimnmx = (merge["PTX min.s32+max.s32"], merge["of them in inline asm"],
+                          merge["SASS VIMNMX/IMNMX"])
+    verdict = ("so ptxas made VIMNMX of Triton's inline PTX, as it did of rung 11's asm"
+               if mm and in_asm == mm and vimnmx and rung11["SASS VIMNMX/IMNMX"]
+               else "so this is NOT the same path as rung 11's asm: read the stages above")
+    out.append(f"merge_step: {mm} min.s32/max.s32 in its PTX, {in_asm} of them inside the "
+               f"inline-asm markers; {vimnmx} VIMNMX in its SASS (rung 11: "
+               f"{rung11['of them in inline asm']} in asm, {rung11['SASS VIMNMX/IMNMX']} "
+               f"VIMNMX) -- {verdict}.")
+    where = stage_counts(the_road, "sort_tiles")
+    first = next((k for k, v in where.items() if "min" in k and v), None)
+    out.append("sort_tiles (tl.sort, no asm): " + ", ".join(f"{k} {v}" for k, v in where.items())
+               + (f" -- min/max first appear in the {first.rsplit(' ', 2)[0]}: Triton's own "
+                  f"IRs have only selects (tl.sort's where), so the lowering to LLVM or LLVM's "
+                  f"optimizer made min/max of some of them"
+                  if first and not first.startswith("TT") else "")
+               + f"; {tile['SASS VIMNMX/IMNMX']} VIMNMX in its SASS.")
+    ratio = tile["SASS instructions"] / max(1, rung9["SASS instructions"])
+    out.append(f"sort_tiles is {tile['SASS instructions']:,} SASS instructions against rung "
+               f"9's bitonic_sort_tile {rung9['SASS instructions']:,} (x{ratio:.0f}): TILE is a "
+               f"compile-time constant and tl.sort's stages are static_range loops "
+               f"(triton/language/standard.py), unrolled when compiled; rung 9 loops at run "
+               f"time. It has "
+               f"{tile['SASS SHFL']} SHFL and {tile['SASS BAR']} BAR against rung 9's "
+               f"{rung9['SASS SHFL']} and {rung9['SASS BAR']}: consistent with partners in one "
+               f"warp meeting by shuffles and the rest through shared memory "
+               f"({tile['SASS LDS/STS']} LDS/STS).")
+    return out
 
 
 def excerpt(text: str, pattern: str, before: int = 3, after: int = 6) -> str:
