@@ -24,9 +24,11 @@ current device and stream (Triton 3.6 does), which is why the GPU machine has it
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
+import os
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from . import cudatools
+from .cbuild import cache_dir
 from .gpusorts import INT32_MAX, on_gpu, padded_size
 from .kernels import KERNELS, load_python
 from .machine import require_gpu
@@ -135,6 +138,20 @@ def normalise(text: str) -> str:
     return text
 
 
+@contextlib.contextmanager
+def _course_cache():
+    """Triton's compile cache inside the course's (py2ptx.cbuild.cache_dir), unless the
+    user chose one with TRITON_CACHE_DIR: one cache to clear, and none outside a test's."""
+    if os.environ.get("TRITON_CACHE_DIR"):
+        yield
+        return
+    os.environ["TRITON_CACHE_DIR"] = str(cache_dir() / "triton")
+    try:
+        yield
+    finally:
+        del os.environ["TRITON_CACHE_DIR"]
+
+
 @functools.cache
 def compile_live(capability: int = CAPABILITY) -> Road:
     """Compile both kernels with this machine's Triton; no GPU needed (cached per process;
@@ -146,7 +163,8 @@ def compile_live(capability: int = CAPABILITY) -> Road:
     module = kernels()
     stages: dict[str, dict[str, str]] = {}
     for name, (signature, constexprs) in SIGNATURES.items():
-        with warnings.catch_warnings():  # a Triton 3.9 notice about float fusion; keys are int
+        with warnings.catch_warnings(), _course_cache():
+            # A Triton 3.9 notice about floating-point fusion; these kernels have no floats.
             warnings.filterwarnings("ignore", message=".*TRITON_DEFAULT_FP_FUSION")
             compiled = triton.compile(ASTSource(getattr(module, name), signature, constexprs),
                                       target=GPUTarget("cuda", capability, 32))
@@ -247,7 +265,7 @@ def ptx_functions(ptx: str) -> dict[str, str]:
     entries = list(re.finditer(r"^[ \t]*(?:\.visible[ \t]+)?\.entry[ \t]+(\w+)", ptx,
                                re.MULTILINE))
     ends = [m.start() for m in entries[1:]] + [len(ptx)]
-    return {m.group(1): ptx[m.start():end] for m, end in zip(entries, ends)}
+    return {m.group(1): ptx[m.start():end] for m, end in zip(entries, ends, strict=True)}
 
 
 def inline_asm_blocks(ptx: str) -> list[str]:
