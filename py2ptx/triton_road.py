@@ -112,8 +112,8 @@ class Road:
                     f"{CAPABILITY} (no GPU needed); its ptxas: {self.ptxas}")
         m = self.manifest
         dirty = " (uncommitted changes)" if m.get("dirty") else ""
-        return (f"recorded: Triton {self.triton} is not installed here, so these are the "
-                f"stages tools/record_triton.py saved on {m.get('recorded_utc')} at commit "
+        return (f"recorded: Triton is not installed here, so these are the stages "
+                f"tools/record_triton.py saved on {m.get('recorded_utc')} at commit "
                 f"{(m.get('commit') or 'unknown')[:12]}{dirty} with Triton {self.triton} (its ptxas: "
                 f"{self.ptxas}). "
                 f"{INSTALL_HINT} to compile them live.")
