@@ -180,7 +180,7 @@ def _triton_ptxas(capability: int) -> str:
         from triton.backends.nvidia.compiler import get_ptxas
 
         tool = get_ptxas(capability)
-        return f"{tool.version} ({Path(tool.path).name} in Triton's wheel)"
+        return f"{tool.version}, {Path(tool.path).name} from Triton's wheel"
     except Exception as err:  # a Triton whose internals moved: say so, do not fail
         return f"unknown ({type(err).__name__})"
 
