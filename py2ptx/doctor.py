@@ -51,6 +51,7 @@ class Report:
     gpu: dict = field(default_factory=dict)  # name, cc, driver_cuda, runtime_cuda... if any
     modes: dict = field(default_factory=dict)  # rung key -> (mode, reason)
     layers: dict = field(default_factory=dict)  # stack layer key -> (mode, reason)
+    have: dict = field(default_factory=dict)  # key of ladder.NEEDS -> found on this machine
 
     def add(self, section: str, item: str, value: str, ok: bool | None = None) -> None:
         self.rows.append(Row(section, item, value, ok))
@@ -198,6 +199,7 @@ def _rung_modes(report: Report) -> None:
     have = {"c-compiler": bool(next((r.ok for r in report.rows if r.item == "C compiler"), False)),
             "cuda-tools": all(r.ok for r in report.rows if r.section == "CUDA tools on the CPU"),
             "triton": bool(next((r.ok for r in report.rows if r.item == "triton"), False))}
+    report.have = have
     gpu = has_gpu()
     for r in RUNGS:
         missing = [NEEDS[need] for need in r.needs if not have[need]]

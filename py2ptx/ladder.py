@@ -55,6 +55,9 @@ class WithoutGPU(enum.Enum):
 #: What a version may need on the machine (``Rung.needs``), and how the doctor says it.
 NEEDS = {"c-compiler": "C compiler", "cuda-tools": "CUDA compiler wheels (NVRTC, ptxas)",
          "triton": "Triton (the optional extra: make triton)"}
+#: Needs that are optional extras: a version needing one is left out where it is missing
+#: (bench.run_plan says so) instead of failing the measurement.
+OPTIONAL_NEEDS = frozenset({"triton"})
 
 
 @dataclass(frozen=True)

@@ -208,6 +208,17 @@ def test_without_a_gpu_the_triton_sort_says_so(monkeypatch):
 # --------------------------------------------------------------------------- without Triton
 
 
+def test_a_plan_leaves_9t_out_where_triton_is_missing(monkeypatch, capsys):
+    from py2ptx import bench
+
+    report = doctor.Report(have={"c-compiler": True, "cuda-tools": True, "triton": False})
+    monkeypatch.setattr(bench, "probe", lambda: report)
+    plan = {"numpy_sort": ((64,), 1), "triton_bitonic": ((1024,), 1)}
+    timings = bench.run_plan(plan, progress=True, transfers=False)
+    assert [t.label for t in timings] == ["numpy_sort"]
+    assert "triton_bitonic         not measured: this machine has no Triton" in capsys.readouterr().out
+
+
 def test_without_triton_the_road_is_the_recording(monkeypatch):
     monkeypatch.setitem(sys.modules, "triton", None)  # `import triton` raises ImportError
     triton_road.kernels.cache_clear()
