@@ -123,8 +123,8 @@ def _probe_packages(report: Report) -> None:
                       ("numba-cuda", "CUDA kernels in Python, and their simulator"),
                       ("matplotlib", "plots"), ("ipywidgets", "widgets"),
                       ("cupy", "running CUDA C and PTX on a GPU"),
-                      ("triton", f"variant 9t and notebook 04's live Triton section; "
-                                 f"{NEEDS['triton']}")):
+                      ("triton", "variant 9t and notebook 04's live Triton section; an "
+                                 "optional extra: make triton")):
         found = cupy_version() if dist == "cupy" else version(dist)
         optional = dist in ("cupy", "triton")  # missing is a mode, not a fault
         report.add("Packages", dist, found or f"not installed (needed for {why})",
