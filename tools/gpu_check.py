@@ -57,10 +57,11 @@ BUDGET_S = 360
 STAGE_BUDGET_S = {"doctor": 5, "gpu_tests": 30, "ladder": 60, "bank_counters": 60,
                   "record_ladder": 2, "deepseek": 20, "mistakes": 15, "notebooks": 160}
 #: The one-block versions whose shared-memory bank conflicts ncu counts (those the
-#: registry has: the kernels branch adds 8c, 8d and 9b), and the n they are profiled at.
+#: registry has: the kernels branch adds 8c, 8d and 9b), and the n they are profiled at --
+#: small, so the CPU model (py2ptx.banks) counts the same accesses on the same keys.
 BANK_VERSIONS = ("odd_even_shared", "merge_split", "odd_even_registers",
                  "merge_split_interleaved", "bitonic_registers")
-BANK_N = 2**14
+BANK_N = 2**10
 #: Nsight Compute's shared-memory counters (Kernel Profiling Guide, metrics reference):
 #: bank conflicts of loads and of stores, load wavefronts, and load instructions executed
 #: (wavefronts / instructions = the conflict degree the CPU model predicts).
@@ -199,7 +200,7 @@ def stage_bank_counters(check: Check) -> bool:
     except nsight.NsightError as err:
         record["ncu_error"] = str(err)
         print(f"ncu gave no counters: {err}", flush=True)
-    record["cpu_model"] = cpu_bank_model(keys, min(n, 1024))
+    record["cpu_model"] = cpu_bank_model(keys, n)
     check.extra["bank_conflicts"] = record
     for row in record.get("ncu", []):
         m = row["metrics"]
@@ -209,22 +210,41 @@ def stage_bank_counters(check: Check) -> bool:
 
 
 def cpu_bank_model(keys: list[str], n: int) -> dict:
-    """The CPU runner's bank-conflict model for the same versions (``py2ptx.banks``, the
-    runner branch), or a note that this tree has none yet."""
+    """The CPU runner's bank-conflict model (``py2ptx.banks``) for the same versions on
+    the same keys as the profiled run: per version, shared-memory load and store
+    requests (warp instructions) and wavefronts -- what ncu's counters measure."""
     try:
         from py2ptx import banks  # optional: lands with the CPU runner's bank model
     except ImportError:
         return {"note": "py2ptx.banks is not in this tree: no CPU model recorded"}
+    import numpy as np
+
+    from py2ptx.checks import random_keys
+    from py2ptx.gpusorts import INT32_MAX
+    from py2ptx.kernels import KERNELS
     from py2ptx.ladder import version
 
-    out = {"n": n}
+    out: dict = {"n": n, "how": "py2ptx.banks on CPU threads, random_keys(n, seed=0) as under "
+                                "ncu; requests are warp instructions, a model, not a GPU figure"}
     for key in keys:
         v = version(key)
+        size, launches = v.schedule(n, None)
+        work = np.full(size, INT32_MAX, dtype=np.int32)
+        work[:n] = random_keys(n, seed=0)
+        counts = {"load_requests": 0, "load_wavefronts": 0, "store_requests": 0,
+                  "store_wavefronts": 0}
         try:
-            result = banks.bank_conflicts(v.kernel, v.schedule(n, None))
-            out[key] = result.to_dict() if hasattr(result, "to_dict") else result
+            for launch in launches:
+                report = banks.bank_conflicts(KERNELS / v.kernel, launch.kernel, launch.grid,
+                                              launch.block, work, *launch.scalars,
+                                              shared_mem=launch.shared_mem, timeout=120)
+                for site in report.sites:
+                    counts[f"{site.kind}_requests"] += site.requests
+                    counts[f"{site.kind}_wavefronts"] += site.wavefronts
         except Exception as err:  # one version the model cannot run must not lose the rest
             out[key] = {"error": f"{type(err).__name__}: {err}"}
+            continue
+        out[key] = counts
     return out
 
 
