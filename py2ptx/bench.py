@@ -169,10 +169,13 @@ def run_plan(plan: dict[str, tuple[tuple[int, ...], int]], progress: bool = True
     return timings
 
 
-def series(timings: list[Timing], *labels: str) -> dict[str, list[Timing]]:
+def series(timings: list[Timing], *labels: str, device: bool = False
+           ) -> dict[str, list[Timing]]:
     """``{legend: [Timing at each n]}`` for the plots, in the order of ``labels``.
 
-    A rung's legend is its number, key and device (``"8. odd_even_shared (GPU)"``).
+    A rung's legend is its number, key and device (``"8. odd_even_shared (GPU)"``). With
+    ``device``, each GPU version with device-only samples also gets a second series of
+    them (``"... , device only"``), so a plot carries both columns.
     """
     def legend(label: str) -> str:
         try:
@@ -181,8 +184,24 @@ def series(timings: list[Timing], *labels: str) -> dict[str, list[Timing]]:
             return label
         return f"{r.number}. {r.key} ({r.device.upper()})"
 
-    return {legend(label): [t for t in timings if t.label == label] for label in labels
-            if any(t.label == label for t in timings)}
+    out = {}
+    for label in labels:
+        mine = [t for t in timings if t.label == label]
+        if not mine:
+            continue
+        out[legend(label)] = mine
+        own = [device_only(t) for t in mine if t.device_samples]
+        if device and own:
+            out[f"{legend(label)}, device only"] = own
+    return out
+
+
+def device_only(t: Timing) -> Timing:
+    """A GPU timing's device-only column as a Timing of its own (for plots and fits)."""
+    if not t.device_samples:
+        raise ValueError(f"{t.label} at n = {t.n} has no device-only samples")
+    return Timing(t.device_samples, f"{t.label}, device only", t.where, t.n,
+                  {"of": t.label, "column": "device only"})
 
 
 def crossover(cpu: list[Timing], gpu: list[Timing]) -> int | None:

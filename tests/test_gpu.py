@@ -382,6 +382,10 @@ def test_run_plan_adds_graph_replays_and_records_both_columns(fake_gpu, results_
     assert bitonic.device_median is not None and bitonic.host_fraction is not None
     h2d = run.timing("h2d", 64)
     assert h2d.device_median is None and h2d.host_fraction is not None
+    both = bench.series(run.timings, "bitonic", "h2d", device=True)
+    assert list(both) == ["9. bitonic (GPU)", "9. bitonic (GPU), device only", "h2d"]
+    assert both["9. bitonic (GPU), device only"][0].median == bitonic.device_median
+    assert list(bench.series(run.timings, "bitonic")) == ["9. bitonic (GPU)"]
 
 
 def test_cached_schedules_are_checked_once_and_still_refuse_a_new_mistake(fake_gpu):
