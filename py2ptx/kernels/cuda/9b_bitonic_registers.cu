@@ -1,0 +1,194 @@
+/* 9b_bitonic_registers.cu — bitonic sort with the keys in registers: a whole block's
+ * tile in one launch (notebook 03, variant 9b of rung 9).
+ *
+ * What changed from the previous version (9_bitonic.cu):
+ *   - each thread holds K = KEYS_PER_THREAD (16) neighbouring keys in registers
+ *     (thread t: positions t*K ... t*K + K-1 of its block's tile of T*K keys), so a
+ *     tile of 1024 threads is 16,384 keys, sorted in ONE launch;
+ *   - where a step's partner is, decides how the keys meet:
+ *       closer than K      -- in the same thread: registers, no memory at all;
+ *       closer than 32*K   -- in the same warp: __shfl_xor_sync, lane t ^ (j / K);
+ *       farther            -- shared memory, padded (index i + i/32) so that the 32
+ *                             lanes' t*K + r land in 32 different banks;
+ *   - the "flip" form of the network (every merge of size k starts by comparing i
+ *     with i ^ (k-1), then half-cleaners compare i with i ^ j): every compare sends
+ *     the smaller key to the lower index, so no direction bit is ever computed, and
+ *     every tile ends ascending;
+ *   - shifts and masks, never a division: j, k and K are powers of two;
+ *   - above one tile: the tiles are sorted by bitonic_block, then each merge of size
+ *     k > tile is one launch of bitonic_global_step per step whose partner is in
+ *     another tile (the flip, then j = k/4 ... tile), and one bitonic_block launch
+ *     (merge_only = 1) for the steps inside a tile. 2^16 keys: 6 launches.
+ *     (One launch for all of a merge's cross-tile steps, as issue 12 proposes, is not
+ *     built: each step is its own launch here.)
+ * Same network size as rung 9: log2(n) (log2(n) + 1) / 2 steps of n/2 compare-exchanges.
+ *
+ * Without a GPU: the CPU threads (py2ptx.cuda_on_cpu) have no warp shuffle, so there
+ * exchange() goes through shared memory and two barriers instead of __shfl_xor_sync.
+ * Everything else -- which registers meet, which thread keeps the minimum -- is the
+ * same code, checked on CPU threads; the shuffle itself is checked on a GPU
+ * (tests/test_gpu.py).
+ *
+ * ESTIMATE (no GPU has run this file): at 2^14 and 1,024 threads, 50 register steps
+ * (16 min/max a thread), 40 shuffle steps (16 SHFL + 32 min/max/select) and 15
+ * shared-memory steps (16 stores + 16 loads + 2 barriers): on the order of 90 k SM
+ * cycles, tens of microseconds (~45 us at 1.98 GHz by this count; issue 12 estimates
+ * ~28 us) -- against cupy.sort's recorded 72 us at 2^14.
+ * Launch: bitonic_block: grid (tiles,), block (T,), T a power of two >= 32, dynamic
+ * shared memory (T*K + T*K/32) * sizeof(int); bitonic_global_step: one thread per pair.
+ */
+#ifndef KEYS_PER_THREAD
+#define KEYS_PER_THREAD 16
+#endif
+#define K KEYS_PER_THREAD
+#if K == 2
+#define LOG_K 1
+#elif K == 4
+#define LOG_K 2
+#elif K == 8
+#define LOG_K 3
+#elif K == 16
+#define LOG_K 4
+#elif K == 32
+#define LOG_K 5
+#else
+#error "KEYS_PER_THREAD must be 2, 4, 8, 16 or 32"
+#endif
+
+#define PAD(i) ((i) + ((i) >> 5))  // one spare word every 32: no two lanes share a bank
+#define ORDER(a, b) { int low_ = min(a, b); b = max(a, b); a = low_; }
+// One VIMNMX on sm_90: its last operand chooses min or max. Name each argument once.
+#define KEEP(lower, mine, theirs) ((lower) ? min(mine, theirs) : max(mine, theirs))
+
+// Lane t's value of v, for lane t ^ lanes (lanes < 32): a warp shuffle on a GPU; on
+// CPU threads, shared memory and two barriers (every thread of the block calls it).
+__device__ __forceinline__ int exchange(int *s, int v, unsigned lanes)
+{
+#if defined(__CUDA_ARCH__) && !defined(BITONIC_NO_SHUFFLE)
+    (void)s;
+    return __shfl_xor_sync(0xffffffffu, v, lanes);
+#else
+    const unsigned t = threadIdx.x;
+    s[t] = v;
+    __syncthreads();
+    int theirs = s[t ^ lanes];
+    __syncthreads();
+    return theirs;
+#endif
+}
+
+// Half-cleaners j = K/2 ... 1, all inside one thread: registers only.
+__device__ __forceinline__ void register_steps(int *key)
+{
+#pragma unroll
+    for (int j = K >> 1; j > 0; j >>= 1)
+#pragma unroll
+        for (int r = 0; r < K; ++r)
+            if (!(r & j))
+                ORDER(key[r], key[r | j]);
+}
+
+// A step across threads, every thread's K keys at once: my partner is thread
+// t ^ lanes, and I hold the pair's lower positions when bit `high` of t is clear.
+// A half-cleaner at distance j: lanes = high = j / K, my key r meets the partner's
+// key r. The flip of a merge of size k: lanes = k / K - 1, high = k / 2K, my key r
+// meets the partner's key K-1-r (position i meets i ^ (k-1)).
+__device__ __forceinline__ void thread_step(int *key, int *s, unsigned lanes, unsigned high,
+                                            bool flip)
+{
+    const unsigned t = threadIdx.x;
+    const bool lower = !(t & high);
+    const unsigned d = lanes;
+    if (lanes < 32) {  // the partner is in my warp
+        if (flip) {
+#pragma unroll
+            for (int r = 0; r < K / 2; ++r) {
+                int theirs_high = exchange(s, key[K - 1 - r], d);
+                int theirs_low = exchange(s, key[r], d);
+                key[r] = KEEP(lower, key[r], theirs_high);
+                key[K - 1 - r] = KEEP(lower, key[K - 1 - r], theirs_low);
+            }
+        } else {
+#pragma unroll
+            for (int r = 0; r < K; ++r) {
+                int theirs = exchange(s, key[r], d);  // once: KEEP names it twice
+                key[r] = KEEP(lower, key[r], theirs);
+            }
+        }
+    } else {  // another warp: through shared memory
+#pragma unroll
+        for (int r = 0; r < K; ++r)
+            s[PAD(t * K + r)] = key[r];
+        __syncthreads();
+        const unsigned partner = (t ^ d) * K;
+#pragma unroll
+        for (int r = 0; r < K; ++r) {
+            int theirs = s[PAD(partner + (flip ? K - 1 - r : r))];
+            key[r] = KEEP(lower, key[r], theirs);
+        }
+        __syncthreads();  // every read is done before the next step writes
+    }
+}
+
+// Sort (merge_only = 0) or finish a merge (merge_only = 1: the half-cleaners inside
+// the tile, after bitonic_global_step did those across tiles) of each tile of
+// blockDim.x * K keys. Tiles end ascending.
+extern "C" __launch_bounds__(1024) __global__ void bitonic_block(int *a, int merge_only)
+{
+    extern __shared__ int s[];
+    const unsigned t = threadIdx.x, threads = blockDim.x, tile = threads * K;
+    int *mine = a + blockIdx.x * tile;
+    int key[K];
+    for (unsigned i = t; i < tile; i += threads)  // coalesced in, through shared memory
+        s[PAD(i)] = mine[i];
+    __syncthreads();
+#pragma unroll
+    for (int r = 0; r < K; ++r)
+        key[r] = s[PAD(t * K + r)];
+    __syncthreads();
+
+    if (!merge_only) {
+#pragma unroll
+        for (int k = 2; k <= K; k <<= 1) {  // merges inside a thread, all in registers
+#pragma unroll
+            for (int r = 0; r < K; ++r)
+                if (r < (r ^ (k - 1)))  // the flip
+                    ORDER(key[r], key[r ^ (k - 1)]);
+#pragma unroll
+            for (int j = k >> 2; j > 0; j >>= 1)
+#pragma unroll
+                for (int r = 0; r < K; ++r)
+                    if (!(r & j))
+                        ORDER(key[r], key[r | j]);
+        }
+        for (unsigned k = 2 * K; k <= tile; k <<= 1) {  // merges across threads
+            thread_step(key, s, (k >> LOG_K) - 1, k >> (LOG_K + 1), true);
+            for (unsigned j = k >> 2; j >= K; j >>= 1)
+                thread_step(key, s, j >> LOG_K, j >> LOG_K, false);
+            register_steps(key);
+        }
+    } else {
+        for (unsigned j = tile >> 1; j >= K; j >>= 1)
+            thread_step(key, s, j >> LOG_K, j >> LOG_K, false);
+        register_steps(key);
+    }
+
+#pragma unroll
+    for (int r = 0; r < K; ++r)
+        s[PAD(t * K + r)] = key[r];
+    __syncthreads();
+    for (unsigned i = t; i < tile; i += threads)  // coalesced out
+        mine[i] = s[PAD(i)];
+}
+
+// One step of a merge across tiles, one thread per pair: the flip (i with i ^ (2j-1))
+// or a half-cleaner (i with i + j). The launch boundary is the barrier.
+extern "C" __global__ void bitonic_global_step(int *a, unsigned j, int flip)
+{
+    const unsigned t = blockIdx.x * blockDim.x + threadIdx.x;
+    const unsigned i = ((t & ~(j - 1)) << 1) | (t & (j - 1));  // bit j of i is clear
+    const unsigned partner = flip ? i ^ (2 * j - 1) : i | j;
+    int low = a[i], high = a[partner];
+    a[i] = min(low, high);
+    a[partner] = max(low, high);
+}
