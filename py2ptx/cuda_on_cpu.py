@@ -191,27 +191,61 @@ PY2PTX_NOSAN static void py2ptx_leave(void)
 """
 
 RUNNER = r"""
+/* One pool of threads per block shape, reused by every block and every launch of that
+ * many threads: creating and joining 1024 POSIX threads per block costs more than
+ * most blocks' work. The main thread posts a block (a job), the workers run it and
+ * report back; a launch with another thread count replaces the pool. */
 typedef void (*py2ptx_body)(void **);
-struct py2ptx_thread { dim3 tid, bid; unsigned linear; py2ptx_body body; void **args; };
-PY2PTX_NOSAN static void *py2ptx_thread_main(void *p)
+static struct {
+    pthread_mutex_t m; pthread_cond_t go, done;
+    unsigned size, finished; unsigned long job; int quit;
+    pthread_t *ids; unsigned *linear;
+    py2ptx_body body; void **args; dim3 bid;
+} py2ptx_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER};
+PY2PTX_NOSAN static void *py2ptx_worker(void *p)
 {
-    struct py2ptx_thread *t = p;
-    threadIdx = t->tid; blockIdx = t->bid;
-    py2ptx_my_warp = &py2ptx_warps[t->linear / 32]; py2ptx_lane = t->linear % 32;
-    t->body(t->args);
-    py2ptx_leave();
+    unsigned linear = *(unsigned *)p;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&py2ptx_pool.m);
+    for (;;) {
+        while (py2ptx_pool.job == seen && !py2ptx_pool.quit)
+            pthread_cond_wait(&py2ptx_pool.go, &py2ptx_pool.m);
+        if (py2ptx_pool.quit) break;
+        seen = py2ptx_pool.job;
+        py2ptx_body body = py2ptx_pool.body; void **args = py2ptx_pool.args;
+        blockIdx = py2ptx_pool.bid;
+        pthread_mutex_unlock(&py2ptx_pool.m);
+        threadIdx.x = linear % blockDim.x;
+        threadIdx.y = linear / blockDim.x % blockDim.y;
+        threadIdx.z = linear / blockDim.x / blockDim.y;
+        py2ptx_my_warp = &py2ptx_warps[linear / 32]; py2ptx_lane = linear % 32;
+        py2ptx_thread_start(linear);
+        body(args);
+        py2ptx_leave();
+        pthread_mutex_lock(&py2ptx_pool.m);
+        if (++py2ptx_pool.finished == py2ptx_pool.size) pthread_cond_signal(&py2ptx_pool.done);
+    }
+    pthread_mutex_unlock(&py2ptx_pool.m);
     return NULL;
 }
-PY2PTX_NOSAN static int py2ptx_launch(dim3 grid, dim3 block, size_t shared, py2ptx_body body, void **args)
+PY2PTX_NOSAN static void py2ptx_pool_stop(void)
 {
-    unsigned threads = block.x * block.y * block.z, nwarps = (threads + 31) / 32;
-    pthread_t *ids = malloc(threads * sizeof *ids);
-    struct py2ptx_thread *ts = malloc(threads * sizeof *ts);
+    pthread_mutex_lock(&py2ptx_pool.m);
+    py2ptx_pool.quit = 1;
+    pthread_cond_broadcast(&py2ptx_pool.go);
+    pthread_mutex_unlock(&py2ptx_pool.m);
+    for (unsigned i = 0; i < py2ptx_pool.size; ++i) pthread_join(py2ptx_pool.ids[i], NULL);
+    free(py2ptx_pool.ids); free(py2ptx_pool.linear); free(py2ptx_warps);
+    py2ptx_pool.ids = NULL; py2ptx_pool.linear = NULL; py2ptx_warps = NULL;
+    py2ptx_pool.size = 0; py2ptx_pool.quit = 0; py2ptx_pool.job = 0;
+}
+PY2PTX_NOSAN static int py2ptx_pool_start(unsigned threads)
+{
+    unsigned nwarps = (threads + 31) / 32;
+    py2ptx_pool.ids = malloc(threads * sizeof *py2ptx_pool.ids);
+    py2ptx_pool.linear = malloc(threads * sizeof *py2ptx_pool.linear);
     py2ptx_warps = calloc(nwarps, sizeof *py2ptx_warps);
-    py2ptx_shared = malloc(shared ? shared : 1);
-    if (!ids || !ts || !py2ptx_shared || !py2ptx_warps) return 1;
-    pthread_mutex_init(&py2ptx_bar.m, NULL);
-    pthread_cond_init(&py2ptx_bar.c, NULL);
+    if (!py2ptx_pool.ids || !py2ptx_pool.linear || !py2ptx_warps) return 1;
     for (unsigned w = 0; w < nwarps; ++w) {
         pthread_mutex_init(&py2ptx_warps[w].m, NULL);
         pthread_cond_init(&py2ptx_warps[w].c, NULL);
@@ -219,6 +253,29 @@ PY2PTX_NOSAN static int py2ptx_launch(dim3 grid, dim3 block, size_t shared, py2p
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024);
+    for (unsigned i = 0; i < threads; ++i) {
+        py2ptx_pool.linear[i] = i;
+        if (pthread_create(&py2ptx_pool.ids[i], &attr, py2ptx_worker, &py2ptx_pool.linear[i])) {
+            py2ptx_pool.size = i;
+            py2ptx_pool_stop();
+            return 2;
+        }
+        py2ptx_pool.size = i + 1;
+    }
+    return 0;
+}
+PY2PTX_NOSAN static int py2ptx_launch(dim3 grid, dim3 block, size_t shared, py2ptx_body body, void **args)
+{
+    unsigned threads = block.x * block.y * block.z, nwarps = (threads + 31) / 32;
+    if (py2ptx_pool.size != threads) {
+        if (py2ptx_pool.size) py2ptx_pool_stop();
+        int code = py2ptx_pool_start(threads);
+        if (code) return code;
+    }
+    py2ptx_shared = py2ptx_shared_alloc(shared);
+    if (!py2ptx_shared) return 1;
+    pthread_mutex_init(&py2ptx_bar.m, NULL);
+    pthread_cond_init(&py2ptx_bar.c, NULL);
     gridDim = grid; blockDim = block;
     for (unsigned bz = 0; bz < grid.z; ++bz)
     for (unsigned by = 0; by < grid.y; ++by)
@@ -230,18 +287,26 @@ PY2PTX_NOSAN static int py2ptx_launch(dim3 grid, dim3 block, size_t shared, py2p
             py2ptx_warps[w].live = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1;
             py2ptx_warps[w].arrived = 0;
         }
-        unsigned i = 0;
-        for (unsigned z = 0; z < block.z; ++z)
-        for (unsigned y = 0; y < block.y; ++y)
-        for (unsigned x = 0; x < block.x; ++x, ++i) {
-            ts[i] = (struct py2ptx_thread){{x, y, z}, {bx, by, bz}, i, body, args};
-            if (pthread_create(&ids[i], &attr, py2ptx_thread_main, &ts[i])) return 2;
-        }
-        for (i = 0; i < threads; ++i) pthread_join(ids[i], NULL);
+        py2ptx_block_start(bx + grid.x * (by + grid.y * bz));
+        pthread_mutex_lock(&py2ptx_pool.m);
+        py2ptx_pool.body = body; py2ptx_pool.args = args;
+        py2ptx_pool.bid = (dim3){bx, by, bz};
+        py2ptx_pool.finished = 0; py2ptx_pool.job++;
+        pthread_cond_broadcast(&py2ptx_pool.go);
+        while (py2ptx_pool.finished < threads) pthread_cond_wait(&py2ptx_pool.done, &py2ptx_pool.m);
+        pthread_mutex_unlock(&py2ptx_pool.m);
     }
-    free(ids); free(ts); free(py2ptx_shared); free(py2ptx_warps);
+    py2ptx_shared_free(py2ptx_shared);
     return 0;
 }
+"""
+
+#: Hooks for the unchecked runner: nothing recorded (see :mod:`py2ptx.cpu_trace` for the checked one).
+PLAIN_HOOKS = r"""
+static void py2ptx_thread_start(unsigned linear) { (void)linear; }
+static void py2ptx_block_start(unsigned block) { (void)block; }
+static void *py2ptx_shared_alloc(size_t bytes) { return malloc(bytes ? bytes : 1); }
+static void py2ptx_shared_free(void *p) { free(p); }
 """
 
 _EXTERN_SHARED = re.compile(
@@ -349,7 +414,7 @@ def run_schedule_on_cpu(source, launches, *args, timeout: float = 30.0) -> None:
                 c_args.append(_CTYPES[np.dtype(type(a))](a.item()))
         plan.append((kernel, grid, block, shared_mem, c_args))
 
-    c_text = PRELUDE + RUNNER + f'#line 1 "{name}"\n' + _translate(text) + "\n" \
+    c_text = PRELUDE + PLAIN_HOOKS + RUNNER + f'#line 1 "{name}"\n' + _translate(text) + "\n" \
         + '#line 1 "py2ptx-launcher"\n' + "".join(_launcher(k, params[k]) for k in kernels)
     try:
         lib = build_c(c_text, ("-x", "c", "-O1", "-pthread", "-w"), name=name)
