@@ -3,8 +3,12 @@
 Taught in notebook 03 and used by lab 03's self-check. Numba has a CUDA simulator
 for Python kernels; this is the same idea for CUDA C. The kernel source is compiled
 by the system C compiler with a small prelude that gives it ``threadIdx``,
-``blockIdx``, ``blockDim``, ``gridDim``, ``__syncthreads()`` and shared memory;
-each block then runs as one POSIX thread per CUDA thread, blocks one after another.
+``blockIdx``, ``blockDim``, ``gridDim``, ``__syncthreads()``, shared memory (static and
+``extern __shared__``, sized at launch) and warp-level CUDA (``__shfl_sync``,
+``__shfl_up/down/xor_sync`` with a width, ``__ballot_sync``, ``__any/all_sync``,
+``__activemask``, ``__syncwarp``); each block then runs as one POSIX thread per CUDA
+thread, blocks one after another, a warp being 32 consecutive threads of the block
+that meet at a warp barrier for each shuffle or vote.
 
 What it is for: checking that a kernel's indexing, bounds and barriers give the
 right answer -- a missing ``__syncthreads()`` or an off-by-one shows up here as a
@@ -62,10 +66,12 @@ static inline unsigned umax(unsigned a, unsigned b) { return a > b ? a : b; }
 static inline int atomicAdd(int *p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
 static inline void __threadfence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
+#define PY2PTX_NOSAN __attribute__((no_sanitize_thread))
+
 /* A barrier for the threads of one block that also lets a thread leave (return)
  * early, as CUDA threads that finish before the others do. */
 static struct { pthread_mutex_t m; pthread_cond_t c; int live, arrived; unsigned long gen; } py2ptx_bar;
-static void __syncthreads(void)
+PY2PTX_NOSAN static void __syncthreads(void)
 {
     pthread_mutex_lock(&py2ptx_bar.m);
     unsigned long gen = py2ptx_bar.gen;
@@ -77,8 +83,103 @@ static void __syncthreads(void)
     }
     pthread_mutex_unlock(&py2ptx_bar.m);
 }
-static void py2ptx_leave(void)
+
+/* A warp: 32 consecutive threads of the block (by linear thread index). Shuffles,
+ * votes and __syncwarp meet at the warp's own barrier, among the lanes named in the
+ * mask that are still running; each lane posts its value in a slot, all wait, each
+ * reads its source lane's slot, all wait again (so no slot is overwritten early). */
+struct py2ptx_warp {
+    pthread_mutex_t m; pthread_cond_t c;
+    unsigned live, mask, arrived, expected; unsigned long gen; uint64_t slot[32];
+};
+static struct py2ptx_warp *py2ptx_warps;
+static _Thread_local struct py2ptx_warp *py2ptx_my_warp;
+static _Thread_local unsigned py2ptx_lane;
+PY2PTX_NOSAN static void py2ptx_warp_release(struct py2ptx_warp *w)
 {
+    w->arrived = 0; w->gen++;
+    pthread_cond_broadcast(&w->c);
+}
+PY2PTX_NOSAN static void py2ptx_warp_wait(struct py2ptx_warp *w, unsigned mask)
+{   /* called with w->m held */
+    unsigned long gen = w->gen;
+    w->mask = mask;
+    w->expected = (unsigned)__builtin_popcount(mask & w->live);
+    if (++w->arrived >= w->expected) py2ptx_warp_release(w);
+    else while (gen == w->gen) pthread_cond_wait(&w->c, &w->m);
+}
+enum { PY2PTX_IDX, PY2PTX_UP, PY2PTX_DOWN, PY2PTX_XOR, PY2PTX_BALLOT };
+PY2PTX_NOSAN static uint64_t py2ptx_shfl_core(unsigned mask, uint64_t v, int mode, int arg, int width)
+{
+    struct py2ptx_warp *w = py2ptx_my_warp;
+    unsigned lane = py2ptx_lane, seg, src = lane;
+    if (width <= 0 || width > 32) width = 32;
+    seg = lane - lane % (unsigned)width;
+    if (mode == PY2PTX_IDX) src = seg + (unsigned)arg % (unsigned)width;
+    else if (mode == PY2PTX_UP) src = (lane - seg) < (unsigned)arg ? lane : lane - arg;
+    else if (mode == PY2PTX_DOWN) src = (lane - seg) + arg >= (unsigned)width ? lane : lane + arg;
+    else if (mode == PY2PTX_XOR) { src = (lane ^ (unsigned)arg) & 31u; if (src >= seg + width) src = lane; }
+    pthread_mutex_lock(&w->m);
+    w->slot[lane] = v;
+    py2ptx_warp_wait(w, mask);
+    uint64_t r = 0;
+    if (mode == PY2PTX_BALLOT) {
+        for (unsigned l = 0; l < 32; ++l)
+            if ((mask & w->live & (1u << l)) && w->slot[l]) r |= 1u << l;
+    } else {
+        r = w->slot[src];
+    }
+    py2ptx_warp_wait(w, mask);
+    pthread_mutex_unlock(&w->m);
+    return r;
+}
+#define PY2PTX_SHFL_T(T, S) \
+    PY2PTX_NOSAN static T py2ptx_shfl_##S(unsigned m, T v, int mode, int arg, int width) \
+    { uint64_t b = 0; memcpy(&b, &v, sizeof v); b = py2ptx_shfl_core(m, b, mode, arg, width); \
+      T r; memcpy(&r, &b, sizeof r); return r; }
+PY2PTX_SHFL_T(int, i) PY2PTX_SHFL_T(unsigned, u) PY2PTX_SHFL_T(float, f)
+PY2PTX_SHFL_T(long, l) PY2PTX_SHFL_T(unsigned long, ul) PY2PTX_SHFL_T(long long, ll)
+PY2PTX_SHFL_T(unsigned long long, ull) PY2PTX_SHFL_T(double, d)
+#define py2ptx_shfl(m, v, mode, ...) _Generic((v), int: py2ptx_shfl_i, unsigned: py2ptx_shfl_u, \
+    float: py2ptx_shfl_f, long: py2ptx_shfl_l, unsigned long: py2ptx_shfl_ul, \
+    long long: py2ptx_shfl_ll, unsigned long long: py2ptx_shfl_ull, double: py2ptx_shfl_d, \
+    default: py2ptx_shfl_i)(m, v, mode, __VA_ARGS__)
+#define PY2PTX_LW(a, w, ...) a, w
+#define __shfl_sync(m, v, ...) py2ptx_shfl(m, v, PY2PTX_IDX, PY2PTX_LW(__VA_ARGS__, 32, 0))
+#define __shfl_up_sync(m, v, ...) py2ptx_shfl(m, v, PY2PTX_UP, PY2PTX_LW(__VA_ARGS__, 32, 0))
+#define __shfl_down_sync(m, v, ...) py2ptx_shfl(m, v, PY2PTX_DOWN, PY2PTX_LW(__VA_ARGS__, 32, 0))
+#define __shfl_xor_sync(m, v, ...) py2ptx_shfl(m, v, PY2PTX_XOR, PY2PTX_LW(__VA_ARGS__, 32, 0))
+PY2PTX_NOSAN static unsigned __ballot_sync(unsigned mask, int pred)
+{ return (unsigned)py2ptx_shfl_core(mask, pred != 0, PY2PTX_BALLOT, 0, 32); }
+static inline int __any_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred) != 0; }
+static inline int __all_sync(unsigned mask, int pred)
+{ return __ballot_sync(mask, pred) == (mask & py2ptx_my_warp->live); }
+PY2PTX_NOSAN static void __syncwarp_mask(unsigned mask) { (void)py2ptx_shfl_core(mask, 0, PY2PTX_IDX, 0, 32); }
+#define PY2PTX_MASK_(z, a, ...) a
+#define __syncwarp(...) __syncwarp_mask(PY2PTX_MASK_(, ##__VA_ARGS__, 0xffffffffu))
+/* The lanes that reach it together. The CPU's lanes are threads, never in lockstep, so
+ * it is a vote of every running lane (a meeting point): in converged code, what a GPU
+ * returns; lanes of a divergent branch that never arrive would make it wait. */
+PY2PTX_NOSAN static unsigned __activemask(void) { return __ballot_sync(0xffffffffu, 1); }
+static inline int __popc(unsigned x) { return __builtin_popcount(x); }
+static inline int __popcll(unsigned long long x) { return __builtin_popcountll(x); }
+static inline int __clz(int x) { return x ? __builtin_clz((unsigned)x) : 32; }
+static inline int __ffs(int x) { return __builtin_ffs(x); }
+static inline unsigned __brev(unsigned x)
+{ x = ((x >> 1) & 0x55555555u) | ((x & 0x55555555u) << 1); x = ((x >> 2) & 0x33333333u) | ((x & 0x33333333u) << 2);
+  x = ((x >> 4) & 0x0f0f0f0fu) | ((x & 0x0f0f0f0fu) << 4); x = ((x >> 8) & 0x00ff00ffu) | ((x & 0x00ff00ffu) << 8);
+  return (x >> 16) | (x << 16); }
+
+PY2PTX_NOSAN static void py2ptx_leave(void)
+{
+    struct py2ptx_warp *w = py2ptx_my_warp;
+    pthread_mutex_lock(&w->m);
+    w->live &= ~(1u << py2ptx_lane);
+    if (w->arrived > 0 && (w->mask & (1u << py2ptx_lane))) {  /* lanes wait for this one */
+        w->expected = (unsigned)__builtin_popcount(w->mask & w->live);
+        if (w->arrived >= w->expected) py2ptx_warp_release(w);
+    }
+    pthread_mutex_unlock(&w->m);
     pthread_mutex_lock(&py2ptx_bar.m);
     py2ptx_bar.live--;
     if (py2ptx_bar.arrived > 0 && py2ptx_bar.arrived == py2ptx_bar.live) {
@@ -90,46 +191,122 @@ static void py2ptx_leave(void)
 """
 
 RUNNER = r"""
+/* One pool of threads per block shape, reused by every block and every launch of that
+ * many threads: creating and joining 1024 POSIX threads per block costs more than
+ * most blocks' work. The main thread posts a block (a job), the workers run it and
+ * report back; a launch with another thread count replaces the pool. */
 typedef void (*py2ptx_body)(void **);
-struct py2ptx_thread { dim3 tid, bid; py2ptx_body body; void **args; };
-static void *py2ptx_thread_main(void *p)
+static struct {
+    pthread_mutex_t m; pthread_cond_t go, done;
+    unsigned size, finished; unsigned long job; int quit;
+    pthread_t *ids; unsigned *linear;
+    py2ptx_body body; void **args; dim3 bid;
+} py2ptx_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER};
+PY2PTX_NOSAN static void *py2ptx_worker(void *p)
 {
-    struct py2ptx_thread *t = p;
-    threadIdx = t->tid; blockIdx = t->bid;
-    t->body(t->args);
-    py2ptx_leave();
+    unsigned linear = *(unsigned *)p;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&py2ptx_pool.m);
+    for (;;) {
+        while (py2ptx_pool.job == seen && !py2ptx_pool.quit)
+            pthread_cond_wait(&py2ptx_pool.go, &py2ptx_pool.m);
+        if (py2ptx_pool.quit) break;
+        seen = py2ptx_pool.job;
+        py2ptx_body body = py2ptx_pool.body; void **args = py2ptx_pool.args;
+        blockIdx = py2ptx_pool.bid;
+        pthread_mutex_unlock(&py2ptx_pool.m);
+        threadIdx.x = linear % blockDim.x;
+        threadIdx.y = linear / blockDim.x % blockDim.y;
+        threadIdx.z = linear / blockDim.x / blockDim.y;
+        py2ptx_my_warp = &py2ptx_warps[linear / 32]; py2ptx_lane = linear % 32;
+        py2ptx_thread_start(linear);
+        body(args);
+        py2ptx_leave();
+        pthread_mutex_lock(&py2ptx_pool.m);
+        if (++py2ptx_pool.finished == py2ptx_pool.size) pthread_cond_signal(&py2ptx_pool.done);
+    }
+    pthread_mutex_unlock(&py2ptx_pool.m);
     return NULL;
 }
-static int py2ptx_launch(dim3 grid, dim3 block, size_t shared, py2ptx_body body, void **args)
+PY2PTX_NOSAN static void py2ptx_pool_stop(void)
 {
-    unsigned threads = block.x * block.y * block.z;
-    pthread_t *ids = malloc(threads * sizeof *ids);
-    struct py2ptx_thread *ts = malloc(threads * sizeof *ts);
-    py2ptx_shared = malloc(shared ? shared : 1);
-    if (!ids || !ts || !py2ptx_shared) return 1;
-    pthread_mutex_init(&py2ptx_bar.m, NULL);
-    pthread_cond_init(&py2ptx_bar.c, NULL);
+    pthread_mutex_lock(&py2ptx_pool.m);
+    py2ptx_pool.quit = 1;
+    pthread_cond_broadcast(&py2ptx_pool.go);
+    pthread_mutex_unlock(&py2ptx_pool.m);
+    for (unsigned i = 0; i < py2ptx_pool.size; ++i) pthread_join(py2ptx_pool.ids[i], NULL);
+    free(py2ptx_pool.ids); free(py2ptx_pool.linear); free(py2ptx_warps);
+    py2ptx_pool.ids = NULL; py2ptx_pool.linear = NULL; py2ptx_warps = NULL;
+    py2ptx_pool.size = 0; py2ptx_pool.quit = 0; py2ptx_pool.job = 0;
+}
+PY2PTX_NOSAN static int py2ptx_pool_start(unsigned threads)
+{
+    unsigned nwarps = (threads + 31) / 32;
+    py2ptx_pool.ids = malloc(threads * sizeof *py2ptx_pool.ids);
+    py2ptx_pool.linear = malloc(threads * sizeof *py2ptx_pool.linear);
+    py2ptx_warps = calloc(nwarps, sizeof *py2ptx_warps);
+    if (!py2ptx_pool.ids || !py2ptx_pool.linear || !py2ptx_warps) return 1;
+    for (unsigned w = 0; w < nwarps; ++w) {
+        pthread_mutex_init(&py2ptx_warps[w].m, NULL);
+        pthread_cond_init(&py2ptx_warps[w].c, NULL);
+    }
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024);
+    for (unsigned i = 0; i < threads; ++i) {
+        py2ptx_pool.linear[i] = i;
+        if (pthread_create(&py2ptx_pool.ids[i], &attr, py2ptx_worker, &py2ptx_pool.linear[i])) {
+            py2ptx_pool.size = i;
+            py2ptx_pool_stop();
+            return 2;
+        }
+        py2ptx_pool.size = i + 1;
+    }
+    return 0;
+}
+PY2PTX_NOSAN static int py2ptx_launch(dim3 grid, dim3 block, size_t shared, py2ptx_body body, void **args)
+{
+    unsigned threads = block.x * block.y * block.z, nwarps = (threads + 31) / 32;
+    if (py2ptx_pool.size != threads) {
+        if (py2ptx_pool.size) py2ptx_pool_stop();
+        int code = py2ptx_pool_start(threads);
+        if (code) return code;
+    }
+    py2ptx_shared = py2ptx_shared_alloc(shared);
+    if (!py2ptx_shared) return 1;
+    pthread_mutex_init(&py2ptx_bar.m, NULL);
+    pthread_cond_init(&py2ptx_bar.c, NULL);
     gridDim = grid; blockDim = block;
     for (unsigned bz = 0; bz < grid.z; ++bz)
     for (unsigned by = 0; by < grid.y; ++by)
     for (unsigned bx = 0; bx < grid.x; ++bx) {
         memset(py2ptx_shared, 0xA5, shared);  /* shared memory starts as garbage */
         py2ptx_bar.live = threads; py2ptx_bar.arrived = 0;
-        unsigned i = 0;
-        for (unsigned z = 0; z < block.z; ++z)
-        for (unsigned y = 0; y < block.y; ++y)
-        for (unsigned x = 0; x < block.x; ++x, ++i) {
-            ts[i] = (struct py2ptx_thread){{x, y, z}, {bx, by, bz}, body, args};
-            if (pthread_create(&ids[i], &attr, py2ptx_thread_main, &ts[i])) return 2;
+        for (unsigned w = 0; w < nwarps; ++w) {
+            unsigned lanes = threads - 32 * w < 32 ? threads - 32 * w : 32;
+            py2ptx_warps[w].live = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1;
+            py2ptx_warps[w].arrived = 0;
         }
-        for (i = 0; i < threads; ++i) pthread_join(ids[i], NULL);
+        py2ptx_block_start(bx + grid.x * (by + grid.y * bz));
+        pthread_mutex_lock(&py2ptx_pool.m);
+        py2ptx_pool.body = body; py2ptx_pool.args = args;
+        py2ptx_pool.bid = (dim3){bx, by, bz};
+        py2ptx_pool.finished = 0; py2ptx_pool.job++;
+        pthread_cond_broadcast(&py2ptx_pool.go);
+        while (py2ptx_pool.finished < threads) pthread_cond_wait(&py2ptx_pool.done, &py2ptx_pool.m);
+        pthread_mutex_unlock(&py2ptx_pool.m);
     }
-    free(ids); free(ts); free(py2ptx_shared);
+    py2ptx_shared_free(py2ptx_shared);
     return 0;
 }
+"""
+
+#: Hooks for the unchecked runner: nothing recorded (see :mod:`py2ptx.cpu_trace` for the checked one).
+PLAIN_HOOKS = r"""
+static void py2ptx_thread_start(unsigned linear) { (void)linear; }
+static void py2ptx_block_start(unsigned block) { (void)block; }
+static void *py2ptx_shared_alloc(size_t bytes) { return malloc(bytes ? bytes : 1); }
+static void py2ptx_shared_free(void *p) { free(p); }
 """
 
 _EXTERN_SHARED = re.compile(
@@ -156,8 +333,8 @@ def _launcher(name: str, params: list[Param]) -> str:
     call = ", ".join(
         f"*({p.ctype} **)args[{i}]" if p.pointer else f"*({p.ctype} *)args[{i}]"
         for i, p in enumerate(params))
-    return (f"static void py2ptx_body_{name}(void **args) {{ {name}({call}); }}\n"
-            f"int py2ptx_launch_{name}(dim3 g, dim3 b, size_t shared, void **args)\n"
+    return (f"PY2PTX_NOSAN static void py2ptx_body_{name}(void **args) {{ {name}({call}); }}\n"
+            f"PY2PTX_NOSAN int py2ptx_launch_{name}(dim3 g, dim3 b, size_t shared, void **args)\n"
             f"{{ return py2ptx_launch(g, b, shared, py2ptx_body_{name}, args); }}\n")
 
 
@@ -237,7 +414,7 @@ def run_schedule_on_cpu(source, launches, *args, timeout: float = 30.0) -> None:
                 c_args.append(_CTYPES[np.dtype(type(a))](a.item()))
         plan.append((kernel, grid, block, shared_mem, c_args))
 
-    c_text = PRELUDE + RUNNER + f'#line 1 "{name}"\n' + _translate(text) + "\n" \
+    c_text = PRELUDE + PLAIN_HOOKS + RUNNER + f'#line 1 "{name}"\n' + _translate(text) + "\n" \
         + '#line 1 "py2ptx-launcher"\n' + "".join(_launcher(k, params[k]) for k in kernels)
     try:
         lib = build_c(c_text, ("-x", "c", "-O1", "-pthread", "-w"), name=name)

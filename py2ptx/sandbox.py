@@ -67,12 +67,12 @@ def run_in_child(fn: Callable[[list[np.ndarray]], int | None], arrays: list[np.n
                  for a, off in zip(arrays, offsets, strict=False)]
         for a, v in zip(arrays, views, strict=True):
             v[:] = a.ravel()
-        parent = os.getpid()
+        parent, prctl = os.getpid(), _libc_prctl()
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
         try:
             pid = os.fork()
             if pid == 0:  # the child: run, leave, and never return into the caller's code
-                _child(fn, views, mask, parent)
+                _child(fn, views, mask, parent, prctl)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         status = _wait(pid, timeout)
@@ -108,12 +108,12 @@ def _name(what, views) -> str:
     return what(views) if callable(what) else what
 
 
-def _child(fn, views, mask, parent: int):
+def _child(fn, views, mask, parent: int, prctl):
     """The forked child's whole life: run ``fn``, report through the exit code, exit."""
     code = 4
     try:
         faulthandler.disable()  # the parent reports a crash in words, not as a dump
-        _die_with(parent)
+        _die_with(parent, prctl)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         code = int(fn(views) or 0)
     except BaseException as err:  # noqa: BLE001 -- reported through the exit code
@@ -122,12 +122,25 @@ def _child(fn, views, mask, parent: int):
         os._exit(code)
 
 
-def _die_with(parent: int) -> None:
+def _libc_prctl():
+    """libc's ``prctl``, looked up once in the parent (a lookup in every child costs a
+    dlopen per fork), or None where there is none (not Linux)."""
+    global _PRCTL
+    if _PRCTL is False:
+        try:
+            _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):  # not Linux: the parent's finally is the only guard
+            _PRCTL = None
+    return _PRCTL
+
+
+_PRCTL = False  # not looked up yet
+
+
+def _die_with(parent: int, prctl) -> None:
     """On Linux, ask the kernel to kill this child if its parent dies (a notebook kernel
     restarted or killed mid-check), so a hung child cannot spin on for ever."""
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # not Linux: the parent's finally is the only guard
+    if prctl is None:
         return
     prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # the parent died before the request was made
