@@ -23,11 +23,9 @@
  *     built: each step is its own launch here.)
  * Same network size as rung 9: log2(n) (log2(n) + 1) / 2 steps of n/2 compare-exchanges.
  *
- * Without a GPU: the CPU threads (py2ptx.cuda_on_cpu) have no warp shuffle, so there
- * exchange() goes through shared memory and two barriers instead of __shfl_xor_sync.
- * Everything else -- which registers meet, which thread keeps the minimum -- is the
- * same code, checked on CPU threads; the shuffle itself is checked on a GPU
- * (tests/test_gpu.py).
+ * Without a GPU the same file runs on CPU threads (py2ptx.cuda_on_cpu emulates
+ * __shfl_xor_sync warp by warp), so every path -- registers, shuffles, shared memory,
+ * the cross-tile launches -- is checked there at small n (tests/test_sorts.py).
  *
  * ESTIMATE (no GPU has run this file): at 2^14 and 1,024 threads, 50 register steps
  * (16 min/max a thread), 40 shuffle steps (16 SHFL + 32 min/max/select) and 15
@@ -60,21 +58,11 @@
 // One VIMNMX on sm_90: its last operand chooses min or max. Name each argument once.
 #define KEEP(lower, mine, theirs) ((lower) ? min(mine, theirs) : max(mine, theirs))
 
-// Lane t's value of v, for lane t ^ lanes (lanes < 32): a warp shuffle on a GPU; on
-// CPU threads, shared memory and two barriers (every thread of the block calls it).
-__device__ __forceinline__ int exchange(int *s, int v, unsigned lanes)
+// Lane t ^ lanes's value of v (lanes < 32), from register to register: every lane of
+// the warp takes part (the block is whole warps), hence the full mask.
+__device__ __forceinline__ int exchange(int v, unsigned lanes)
 {
-#if defined(__CUDA_ARCH__) && !defined(BITONIC_NO_SHUFFLE)
-    (void)s;
     return __shfl_xor_sync(0xffffffffu, v, lanes);
-#else
-    const unsigned t = threadIdx.x;
-    s[t] = v;
-    __syncthreads();
-    int theirs = s[t ^ lanes];
-    __syncthreads();
-    return theirs;
-#endif
 }
 
 // Half-cleaners j = K/2 ... 1, all inside one thread: registers only.
@@ -103,15 +91,15 @@ __device__ __forceinline__ void thread_step(int *key, int *s, unsigned lanes, un
         if (flip) {
 #pragma unroll
             for (int r = 0; r < K / 2; ++r) {
-                int theirs_high = exchange(s, key[K - 1 - r], d);
-                int theirs_low = exchange(s, key[r], d);
+                int theirs_high = exchange(key[K - 1 - r], d);
+                int theirs_low = exchange(key[r], d);
                 key[r] = KEEP(lower, key[r], theirs_high);
                 key[K - 1 - r] = KEEP(lower, key[K - 1 - r], theirs_low);
             }
         } else {
 #pragma unroll
             for (int r = 0; r < K; ++r) {
-                int theirs = exchange(s, key[r], d);  // once: KEEP names it twice
+                int theirs = exchange(key[r], d);  // once: KEEP names it twice
                 key[r] = KEEP(lower, key[r], theirs);
             }
         }
