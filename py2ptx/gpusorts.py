@@ -246,14 +246,16 @@ def merge_split_launch(n: int, threads: int = 1024, run: int = 16) -> Launch:
 
 def merge_split_device(d, threads: int = 1024) -> None:
     """Version 3b: odd-even merge-split in one block's shared memory, in place."""
-    n = d.size
-    if n < 2:
-        return
-    launch = merge_split_launch(n, threads)
+    if d.size >= 2:
+        _run_merge_split("8b_merge_split_shared.cu", merge_split_launch(d.size, threads), d)
+
+
+def _run_merge_split(file: str, launch: Launch, d) -> None:
     if launch.shared_mem > 4 * max_n_shared():
-        raise ValueError(f"{n} keys need {launch.shared_mem:,} bytes of shared memory (two "
-                         f"buffers); this GPU gives one block at most {4 * max_n_shared():,}.")
-    run_launches("8b_merge_split_shared.cu", [launch], d)
+        raise ValueError(f"{d.size} keys need {launch.shared_mem:,} bytes of shared memory "
+                         f"(two buffers); this GPU gives one block at most "
+                         f"{4 * max_n_shared():,}.")
+    run_launches(file, [launch], d)
 
 
 def padded_size(n: int) -> int:
@@ -263,18 +265,22 @@ def padded_size(n: int) -> int:
 
 def bitonic_device(d, threads: int = 512) -> None:
     """Rung 9: bitonic sort from 9_bitonic.cu, in place (pads to a power of two)."""
-    cp = require_gpu("bitonic sort")
-    n = d.size
-    if n < 2:
-        return
-    size = padded_size(n)
+    if d.size >= 2:
+        size = padded_size(d.size)
+        run_padded("9_bitonic.cu", bitonic_launches(size, threads), d, size)
+
+
+def run_padded(file: str, launches: list[Launch], d, size: int) -> None:
+    """:func:`run_launches` on ``d`` padded with INT_MAX to ``size`` keys, which sort to
+    the end and are cut off afterwards (a copy only when ``size`` is not ``d.size``)."""
+    cp = require_gpu(file)
     work = d
-    if size != n:  # INT_MAX padding sorts to the end and is cut off afterwards
+    if size != d.size:
         work = cp.full(size, INT32_MAX, dtype=np.int32)
-        work[:n] = d
-    run_launches("9_bitonic.cu", bitonic_launches(size, threads), work)
+        work[:d.size] = d
+    run_launches(file, launches, work)
     if work is not d:
-        d[:] = work[:n]
+        d[:] = work[:d.size]
 
 
 def odd_even_registers_device(d) -> None:
@@ -287,31 +293,17 @@ def odd_even_registers_device(d) -> None:
 
 def merge_split_interleaved_device(d, threads: int = BLOCK_THREADS) -> None:
     """Variant 8d: merge-split with interleaved runs (8b's bank conflicts fixed), in place."""
-    n = d.size
-    if n < 2:
-        return
-    launch = merge_split_interleaved_launch(n, threads)
-    if launch.shared_mem > 4 * max_n_shared():
-        raise ValueError(f"{n} keys need {launch.shared_mem:,} bytes of shared memory (two "
-                         f"buffers); this GPU gives one block at most {4 * max_n_shared():,}.")
-    run_launches("8d_merge_split_interleaved.cu", [launch], d)
+    if d.size >= 2:
+        _run_merge_split("8d_merge_split_interleaved.cu",
+                         merge_split_interleaved_launch(d.size, threads), d)
 
 
 def bitonic_registers_device(d, threads: int = BLOCK_THREADS) -> None:
     """Variant 9b: bitonic sort with keys in registers, one launch per tile of 16,384 keys
     (plus two or three per merge above), in place (pads to a power of two >= 512)."""
-    cp = require_gpu("bitonic sort (registers)")
-    n = d.size
-    if n < 2:
-        return
-    size = bitonic_registers_size(n)
-    work = d
-    if size != n:  # INT_MAX padding sorts to the end and is cut off afterwards
-        work = cp.full(size, INT32_MAX, dtype=np.int32)
-        work[:n] = d
-    run_launches("9b_bitonic_registers.cu", bitonic_registers_launches(size, threads), work)
-    if work is not d:
-        d[:] = work[:n]
+    if d.size >= 2:
+        size = bitonic_registers_size(d.size)
+        run_padded("9b_bitonic_registers.cu", bitonic_registers_launches(size, threads), d, size)
 
 
 def cupy_sort_device(d) -> None:
