@@ -28,13 +28,22 @@ from __future__ import annotations
 
 import ctypes
 import re
+import warnings
 
 import numpy as np
 
 from .cbuild import CCompileError, build_c
+from .cpu_trace import (ATOMIC, CAPACITY, ERR_BARRIER, ERR_BOUNDS, EVENT, HEADER, HEADER_BYTES,
+                        KIND_ARG, KIND_DYNAMIC_SHARED, KIND_STATIC_SHARED, TRACE_HOOKS, WRITE,
+                        DataRace, DivergentBarrier, EmulationError, OutOfBounds, Region, Trace,
+                        attach_scratch, c_size, check_flags, checks_available, find_race,
+                        lines_of, static_shared_symbols, static_shared_types, who)
 from .gpu import Param, check_args, check_launch, kernel_params
 from .kernels import asm_lines, read_source, strip_comments
-from .sandbox import SandboxError, run_in_child
+from .sandbox import run_in_child
+
+__all__ = ["DataRace", "DivergentBarrier", "EmulationError", "OutOfBounds", "run_on_cpu",
+           "run_schedule_on_cpu", "trace_on_cpu"]
 
 PRELUDE = r"""
 /* py2ptx CUDA-on-CPU prelude: just enough of CUDA C for a kernel's logic to run. */
@@ -67,14 +76,41 @@ static inline int atomicAdd(int *p, int v) { return __atomic_fetch_add(p, v, __A
 static inline void __threadfence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
 #define PY2PTX_NOSAN __attribute__((no_sanitize_thread))
+#ifndef PY2PTX_CHECKS
+#define PY2PTX_CHECKS 0
+#define PY2PTX_SHARED static
+#else  /* each static __shared__ variable in one section, 4 KiB apart: red zones between */
+#define PY2PTX_SHARED static __attribute__((section("py2ptx_shared"), aligned(4096)))
+#endif
+/* popcount without libgcc (a checked build links without the default libraries) */
+static inline int py2ptx_popc(unsigned long long x)
+{ int n = 0; while (x) { x &= x - 1; ++n; } return n; }
+/* the thread's number in its block, and the barriers (block; warp) it has passed */
+static _Thread_local unsigned py2ptx_linear, py2ptx_epoch, py2ptx_wepoch;
+#if PY2PTX_CHECKS
+static unsigned py2ptx_barrier_count(void *pc);
+static void py2ptx_divergent(void *pc0, unsigned n0, unsigned t0, void *pc1, unsigned n1);
+#endif
 
 /* A barrier for the threads of one block that also lets a thread leave (return)
  * early, as CUDA threads that finish before the others do. */
-static struct { pthread_mutex_t m; pthread_cond_t c; int live, arrived; unsigned long gen; } py2ptx_bar;
-PY2PTX_NOSAN static void __syncthreads(void)
+static struct { pthread_mutex_t m; pthread_cond_t c; int live, arrived; unsigned long gen;
+                void *pc; unsigned count, thread; } py2ptx_bar;
+PY2PTX_NOSAN __attribute__((noinline)) static void __syncthreads(void)
 {
+#if PY2PTX_CHECKS  /* every thread must meet the others at the same barrier, as often */
+    void *pc = __builtin_return_address(0);
+    unsigned count = py2ptx_barrier_count(pc);
+#endif
     pthread_mutex_lock(&py2ptx_bar.m);
     unsigned long gen = py2ptx_bar.gen;
+#if PY2PTX_CHECKS
+    if (py2ptx_bar.arrived == 0) {
+        py2ptx_bar.pc = pc; py2ptx_bar.count = count; py2ptx_bar.thread = py2ptx_linear;
+    } else if (pc != py2ptx_bar.pc || count != py2ptx_bar.count) {
+        py2ptx_divergent(py2ptx_bar.pc, py2ptx_bar.count, py2ptx_bar.thread, pc, count);
+    }
+#endif
     if (++py2ptx_bar.arrived == py2ptx_bar.live) {
         py2ptx_bar.arrived = 0; py2ptx_bar.gen++;
         pthread_cond_broadcast(&py2ptx_bar.c);
@@ -82,6 +118,7 @@ PY2PTX_NOSAN static void __syncthreads(void)
         while (gen == py2ptx_bar.gen) pthread_cond_wait(&py2ptx_bar.c, &py2ptx_bar.m);
     }
     pthread_mutex_unlock(&py2ptx_bar.m);
+    py2ptx_epoch++; py2ptx_wepoch++;
 }
 
 /* A warp: 32 consecutive threads of the block (by linear thread index). Shuffles,
@@ -104,7 +141,7 @@ PY2PTX_NOSAN static void py2ptx_warp_wait(struct py2ptx_warp *w, unsigned mask)
 {   /* called with w->m held */
     unsigned long gen = w->gen;
     w->mask = mask;
-    w->expected = (unsigned)__builtin_popcount(mask & w->live);
+    w->expected = (unsigned)py2ptx_popc(mask & w->live);
     if (++w->arrived >= w->expected) py2ptx_warp_release(w);
     else while (gen == w->gen) pthread_cond_wait(&w->c, &w->m);
 }
@@ -131,6 +168,7 @@ PY2PTX_NOSAN static uint64_t py2ptx_shfl_core(unsigned mask, uint64_t v, int mod
     }
     py2ptx_warp_wait(w, mask);
     pthread_mutex_unlock(&w->m);
+    py2ptx_wepoch++;
     return r;
 }
 #define PY2PTX_SHFL_T(T, S) \
@@ -161,8 +199,8 @@ PY2PTX_NOSAN static void __syncwarp_mask(unsigned mask) { (void)py2ptx_shfl_core
  * it is a vote of every running lane (a meeting point): in converged code, what a GPU
  * returns; lanes of a divergent branch that never arrive would make it wait. */
 PY2PTX_NOSAN static unsigned __activemask(void) { return __ballot_sync(0xffffffffu, 1); }
-static inline int __popc(unsigned x) { return __builtin_popcount(x); }
-static inline int __popcll(unsigned long long x) { return __builtin_popcountll(x); }
+static inline int __popc(unsigned x) { return py2ptx_popc(x); }
+static inline int __popcll(unsigned long long x) { return py2ptx_popc(x); }
 static inline int __clz(int x) { return x ? __builtin_clz((unsigned)x) : 32; }
 static inline int __ffs(int x) { return __builtin_ffs(x); }
 static inline unsigned __brev(unsigned x)
@@ -176,7 +214,7 @@ PY2PTX_NOSAN static void py2ptx_leave(void)
     pthread_mutex_lock(&w->m);
     w->live &= ~(1u << py2ptx_lane);
     if (w->arrived > 0 && (w->mask & (1u << py2ptx_lane))) {  /* lanes wait for this one */
-        w->expected = (unsigned)__builtin_popcount(w->mask & w->live);
+        w->expected = (unsigned)py2ptx_popc(w->mask & w->live);
         if (w->arrived >= w->expected) py2ptx_warp_release(w);
     }
     pthread_mutex_unlock(&w->m);
@@ -303,7 +341,7 @@ PY2PTX_NOSAN static int py2ptx_launch(dim3 grid, dim3 block, size_t shared, py2p
 
 #: Hooks for the unchecked runner: nothing recorded (see :mod:`py2ptx.cpu_trace` for the checked one).
 PLAIN_HOOKS = r"""
-static void py2ptx_thread_start(unsigned linear) { (void)linear; }
+static void py2ptx_thread_start(unsigned linear) { py2ptx_linear = linear; }
 static void py2ptx_block_start(unsigned block) { (void)block; }
 static void *py2ptx_shared_alloc(size_t bytes) { return malloc(bytes ? bytes : 1); }
 static void py2ptx_shared_free(void *p) { free(p); }
@@ -311,10 +349,6 @@ static void py2ptx_shared_free(void *p) { free(p); }
 
 _EXTERN_SHARED = re.compile(
     r"extern\s+__shared__\s+(?:__align__\(\d+\)\s*)?([\w ]+?)\s*(\w+)\s*\[\s*\]\s*;")
-
-
-class EmulationError(SandboxError):
-    """The kernel could not run on the CPU, hung, or crashed."""
 
 
 def _translate(text: str) -> str:
@@ -326,7 +360,7 @@ def _translate(text: str) -> str:
             f"compiling to a cubin: py2ptx.cudatools.cubin_for(source, 'sm_90').")
     text = strip_comments(text).replace('extern "C"', "")
     text = _EXTERN_SHARED.sub(lambda m: f"{m.group(1)} *{m.group(2)} = py2ptx_shared;", text)
-    return re.sub(r"\b__shared__\b", "static", text)
+    return re.sub(r"\b__shared__\b", "PY2PTX_SHARED", text)
 
 
 def _launcher(name: str, params: list[Param]) -> str:
@@ -358,19 +392,25 @@ class _HostArray:
 
 
 def run_on_cpu(source, kernel: str, grid, block, *args, shared_mem: int = 0,
-               timeout: float = 30.0) -> None:
+               timeout: float = 30.0, check: bool = True) -> None:
     """Launch ``kernel`` from CUDA C ``source`` on CPU threads, like a GPU launch.
 
     Pointer parameters take NumPy arrays, updated in place as ``cupy`` arrays
     would be; scalars take NumPy scalars (``np.int32(n)``), exactly as on a GPU.
     Keep it small: one OS thread per CUDA thread, blocks one after another.
-    The one-launch case of :func:`run_schedule_on_cpu`.
+    With ``check`` (the default), every load and store is checked
+    (:mod:`py2ptx.cpu_trace`): an index just outside an array or shared memory raises
+    :class:`OutOfBounds`, two threads racing on one address :class:`DataRace`, a
+    barrier that not every thread reaches alike :class:`DivergentBarrier` -- each
+    naming the threads and the student's lines. The one-launch case of
+    :func:`run_schedule_on_cpu`.
     """
     run_schedule_on_cpu(source, [(kernel, grid, block, (), shared_mem)], *args,
-                        timeout=timeout)
+                        timeout=timeout, check=check)
 
 
-def run_schedule_on_cpu(source, launches, *args, timeout: float = 30.0) -> None:
+def run_schedule_on_cpu(source, launches, *args, timeout: float = 30.0,
+                        check: bool = True) -> None:
     """Run ``launches`` of kernels from CUDA C ``source`` in order, in one child process.
 
     Each launch is ``(kernel, grid, block, scalars, shared_mem)`` -- a
@@ -380,18 +420,35 @@ def run_schedule_on_cpu(source, launches, *args, timeout: float = 30.0) -> None:
     checked (shape, argument types) before any runs, the kernels are compiled once
     into one library, and one child process runs the launches one after another, as
     a GPU runs the launches of one stream: a sort of n phases costs one fork, not n.
-    The arrays are copied back once, after the last launch; after a hang or a crash
-    they are left as they were, and the message names the launch. ``timeout`` is
-    for the whole schedule.
+    The arrays are copied back once, after the last launch; after a hang, a crash or
+    a failed check they are left as they were, and the message names the launch.
+    ``timeout`` is for the whole schedule. ``check`` as for :func:`run_on_cpu`
+    (``check=False`` for big runs: checking costs several times the run).
     """
+    _run(source, launches, args, timeout, check)
+
+
+def trace_on_cpu(source, launches, *args, timeout: float = 30.0) -> Trace:
+    """Run ``launches`` as :func:`run_schedule_on_cpu` does, checked, and return the
+    trace of memory accesses (for :mod:`py2ptx.banks`)."""
+    trace = _run(source, launches, args, timeout, True, want_trace=True)
+    assert trace is not None
+    return trace
+
+
+_warned: set[str] = set()
+
+
+def _run(source, launches, args, timeout, check, want_trace=False) -> Trace | None:
     text, name = read_source(source, ".cu")
     launches = [tuple(launch) for launch in launches]
     if not launches:
-        return
+        return None
     kernels = list(dict.fromkeys(launch[0] for launch in launches))
     params = {kernel: kernel_params(text, kernel) for kernel in kernels}
     arrays: list[np.ndarray] = []  # each array once, however many launches take it
     index: dict[int, int] = {}
+    regions: list[Region] = []  # the arrays', as their first kernel names them
     plan = []  # per launch: kernel, grid, block, shared_mem, its arguments for C
     for kernel, grid, block, scalars, *rest in launches:
         shared_mem = rest[0] if rest else 0
@@ -405,19 +462,43 @@ def run_schedule_on_cpu(source, launches, *args, timeout: float = 30.0) -> None:
                    for p, a in zip(ps, full, strict=False)]
         check_args(kernel, ps, tuple(wrapped))
         c_args = []  # an int: the index of an array (its address is the child's); else a C value
-        for p, a in zip(ps, full, strict=True):
+        for position, (p, a) in enumerate(zip(ps, full, strict=True), 1):
             if p.pointer:
+                if not a.flags.c_contiguous:
+                    raise ValueError(
+                        f"argument {position} of {kernel} ({p}) is a strided view of an "
+                        f"array (not contiguous): a kernel sees raw memory, not NumPy's "
+                        f"strides, so it would read the wrong elements (on a GPU too: "
+                        f"CuPy passes the data pointer). Pass np.ascontiguousarray(...) "
+                        f"of it, and copy the result back into the view afterwards.")
                 c_args.append(index.setdefault(id(a), len(arrays)))
                 if c_args[-1] == len(arrays):
                     arrays.append(a)
+                    regions.append(Region(KIND_ARG, p.name, a.itemsize, p.ctype,
+                                          position, a.size))
             else:
                 c_args.append(_CTYPES[np.dtype(type(a))](a.item()))
         plan.append((kernel, grid, block, shared_mem, c_args))
 
-    c_text = PRELUDE + PLAIN_HOOKS + RUNNER + f'#line 1 "{name}"\n' + _translate(text) + "\n" \
-        + '#line 1 "py2ptx-launcher"\n' + "".join(_launcher(k, params[k]) for k in kernels)
+    if check:
+        ok, why = checks_available()
+        if not ok:
+            if want_trace:
+                raise EmulationError(f"no trace of memory accesses on this machine: {why}.")
+            if why not in _warned:
+                _warned.add(why)
+                warnings.warn(f"py2ptx: the CPU runner's memory, race and barrier checks "
+                              f"are off: {why}. Kernels still run, unchecked.",
+                              RuntimeWarning, stacklevel=3)
+            check = False
+    translated = _translate(text)
+    c_text = ("#define _GNU_SOURCE\n#define PY2PTX_CHECKS 1\n" if check else "") + PRELUDE \
+        + (TRACE_HOOKS if check else PLAIN_HOOKS) + RUNNER + f'#line 1 "{name}"\n' \
+        + translated + "\n" + '#line 1 "py2ptx-launcher"\n' \
+        + "".join(_launcher(k, params[k]) for k in kernels)
+    flags = ("-x", "c", "-O1", "-pthread", "-w") + (check_flags() if check else ())
     try:
-        lib = build_c(c_text, ("-x", "c", "-O1", "-pthread", "-w"), name=name)
+        lib = build_c(c_text, flags, name=name)
     except CCompileError as err:
         raise CCompileError(
             f"The CPU emulator compiles CUDA C as plain C, and {name} did not compile:\n"
@@ -428,11 +509,44 @@ def run_schedule_on_cpu(source, launches, *args, timeout: float = 30.0) -> None:
                                   [_Dim3, _Dim3, ctypes.c_size_t, ctypes.c_void_p], ctypes.c_int)
                   for k in kernels}
     progress = np.zeros(1, np.int32)  # the launch the child is at, read after a hang or crash
+    n_arrays = len(arrays)
+    pad = 64
+    statics: list[tuple[Region, int, int]] = []  # region, address, bytes
+    if check:
+        pad = max([4096] + [-(-a.nbytes // 64) * 64 for a in arrays])  # red zones
+        base = lib.function("py2ptx_trace_base", [], ctypes.c_size_t)()
+        types = static_shared_types(text)
+        for sym, offset, size in static_shared_symbols(lib.path):
+            ctype = types.get(sym, "int")
+            elem = c_size(ctype)
+            statics.append((Region(KIND_STATIC_SHARED, sym, elem, ctype, 0, size // elem),
+                            base + offset, size))
+        dyn = _EXTERN_SHARED.search(strip_comments(text))
+        dyn_type = dyn.group(1).strip() if dyn else "int"
+        regions += [r for r, _, _ in statics]
+        regions.append(Region(KIND_DYNAMIC_SHARED, dyn.group(2) if dyn else "shared",
+                              c_size(dyn_type), dyn_type))
 
     def in_child(views: list[np.ndarray]) -> int:
-        pointers = [ctypes.c_void_p(v.ctypes.data) for v in views]
+        pointers = [ctypes.c_void_p(v.ctypes.data) for v in views[:n_arrays]]
+        header = None
+        if check:
+            header = views[-1][:HEADER.itemsize].view(HEADER)
+            header["capacity"] = CAPACITY
+            table = header["regions"][0]
+            for i, v in enumerate(views[:n_arrays]):
+                start = v.ctypes.data
+                table[i] = (start, start + v.nbytes, start - pad, start + v.nbytes + pad,
+                            KIND_ARG, v.itemsize)
+            for j, (r, start, size) in enumerate(statics, n_arrays):
+                table[j] = (start, start + size, start - 2048, start + size + 4096,
+                            KIND_STATIC_SHARED, r.elem)
+            header["nfixed"] = header["nregions"] = n_arrays + len(statics)
+            attach_scratch(lib, views[-1])
         for i, (kernel, grid, block, shared_mem, c_args) in enumerate(plan):
-            views[-1][0] = i
+            views[n_arrays][0] = i
+            if header is not None:
+                header["launch"] = i
             keep = [pointers[a] if isinstance(a, int) else a for a in c_args]
             slots = [ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in keep]
             argv = (ctypes.c_void_p * max(1, len(slots)))(*slots)
@@ -442,11 +556,49 @@ def run_schedule_on_cpu(source, launches, *args, timeout: float = 30.0) -> None:
         return 0
 
     def launch_name(views: list[np.ndarray]) -> str:
-        i = int(views[-1][0])
+        i = int(views[n_arrays][0])
         return plan[i][0] if len(plan) == 1 else f"{plan[i][0]} (launch {i + 1} of {len(plan)})"
+
+    kept: list[Trace] = []
+
+    def inspect(views: list[np.ndarray], how: str) -> Exception | None:
+        if not check:
+            return None
+        header = views[-1][:HEADER.itemsize].view(HEADER)[0]
+        source_lines = text.splitlines()
+        starts = np.array([int(r["start"]) for r in header["regions"][:len(regions)]],
+                          dtype=np.uint64)
+        if header["error"] == ERR_BOUNDS:
+            e = header["err"]
+            starts[n_arrays + len(statics)] = header["regions"][n_arrays + len(statics)]["start"]
+            trace = Trace(np.zeros(0, EVENT), regions, starts,
+                          lines_of(lib.path, [e["pc"]], name), source_lines, 0)
+            return OutOfBounds(_bounds_message(trace, e, int(header["shared_bytes"]),
+                                               launch_name(views), plan, int(views[n_arrays][0])))
+        if header["error"] == ERR_BARRIER:
+            e, e2 = header["err"], header["err2"]
+            lines = lines_of(lib.path, [e["pc"], e2["pc"]], name)
+            return DivergentBarrier(_barrier_message(
+                Trace(np.zeros(0, EVENT), regions, starts, lines, source_lines, 0),
+                e, int(header["err_cnt"]), e2, int(header["err2_cnt"]), launch_name(views)))
+        if how != "exit":
+            return None
+        count = int(header["count"])
+        kept_n = min(count, CAPACITY)
+        events = views[-1][HEADER_BYTES:HEADER_BYTES + kept_n * EVENT.itemsize].view(EVENT).copy()
+        trace = Trace(events, regions, starts, lines_of(lib.path, np.unique(events["pc"]), name),
+                      source_lines, plan[0][2][0] * plan[0][2][1] * plan[0][2][2],
+                      dropped=count - kept_n)
+        message = find_race(trace)
+        if message:
+            return DataRace(f"{launch_name(views)}: {message}" if len(plan) > 1 else message)
+        kept.append(trace)
+        return None
 
     code = run_in_child(
         in_child, [*arrays, progress], timeout, launch_name, error=EmulationError,
+        pad=pad, scratch=HEADER_BYTES + CAPACITY * EVENT.itemsize if check else 0,
+        inspect=inspect,
         hang_hint="A common cause: a __syncthreads() that not every thread of the block "
                   "reaches (inside an if, or a loop some threads leave early), so the others "
                   "wait for ever -- on a GPU that is undefined behaviour: a hang or wrong "
@@ -457,5 +609,62 @@ def run_schedule_on_cpu(source, launches, *args, timeout: float = 30.0) -> None:
                    "illegal memory access, or silent corruption.")
     if code != 0:
         raise EmulationError(f"the CPU emulator could not start "
-                             f"{launch_name([progress])}'s threads (code {code}); "
+                             f"{launch_name([*arrays, progress])}'s threads (code {code}); "
                              f"try a smaller block.")
+    return kept[0] if kept else None
+
+
+def _bounds_message(trace: Trace, e, shared_bytes: int, launch: str, plan, at: int) -> str:
+    r = trace.regions[int(e["region"])]
+    index = (int(e["addr"]) - int(trace.starts[int(e["region"])])) // r.elem
+    verb = "wrote" if e["sizeflags"] & WRITE else "read"
+    if e["sizeflags"] & ATOMIC:
+        verb = "atomically updated"
+    side = "before the start of" if index < 0 else "past the end of"
+    line = trace.line(e["pc"])
+    at_line = f"at line {line}" if line else "(line unknown)"
+    head = (f"{who(e['block'], e['thread'])} {verb} {r.name}[{index}], {side} "
+            f"{r.describe(shared_bytes)}, {at_line} of {launch}.")
+    if r.kind == KIND_DYNAMIC_SHARED:
+        elements = shared_bytes // max(1, r.elem)
+        if 0 <= index < shared_bytes and r.elem > 1:
+            fix = (f"shared_mem is counted in bytes, not {r.ctype}s: shared_mem = "
+                   f"{shared_bytes} is room for {elements} {r.ctype}s. For {shared_bytes} "
+                   f"{r.ctype}s pass shared_mem = {shared_bytes} * {r.elem} = "
+                   f"{shared_bytes * r.elem} (n * np.dtype(np.int32).itemsize).")
+        else:
+            fix = (f"Give the launch enough shared memory (shared_mem = (largest index + 1) "
+                   f"* {r.elem} bytes), or guard the index.")
+    elif r.kind == KIND_STATIC_SHARED:
+        fix = (f"Declare it larger (__shared__ {r.ctype} {r.name}[{max(index + 1, 1)}] at "
+               f"least) or guard the index against its size.")
+    else:
+        fix = ("Guard the index for every thread (for example `if (i < n)` or "
+               "`if (i + 1 < n)`): the grid may have more threads than elements. On a GPU "
+               "this is an illegal memory access, or silent corruption of other data.")
+    return "\n".join(x for x in (head, trace.quote(line), fix) if x)
+
+
+def _ordinal(k: int) -> str:
+    return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+
+
+def _barrier_message(trace: Trace, e0, n0: int, e1, n1: int, launch: str) -> str:
+    l0, l1 = trace.line(e0["pc"]), trace.line(e1["pc"])
+    t0, t1, b = int(e0["thread"]), int(e1["thread"]), int(e0["block"])
+    if l0 != l1 or e0["pc"] != e1["pc"]:
+        head = (f"threads of block {b} met at different __syncthreads(): {who(b, t0)} waits "
+                f"at the one of line {l0} while {who(b, t1)} reached the one of line {l1} "
+                f"({launch}).")
+    else:
+        head = (f"threads of block {b} reached the __syncthreads() of line {l0} a different "
+                f"number of times: {who(b, t0)} waits there for the {_ordinal(n0)} time while "
+                f"{who(b, t1)} arrives for the {_ordinal(n1)} time ({launch}) -- some threads "
+                f"skipped it, in an if or a loop that depends on the thread.")
+    quotes = [trace.quote(l0)] + ([trace.quote(l1)] if l1 != l0 else [])
+    tail = ("On a GPU this is a hang (the block waits for ever and the launch never "
+            "ends) or, on recent GPUs, barriers that pair up wrongly and wrong results: "
+            "every thread of a block must reach the same __syncthreads() the same number "
+            "of times. Take the barrier out of the if: let every thread reach it, and "
+            "guard only the work.")
+    return "\n".join([head, *[q for q in quotes if q], tail])
