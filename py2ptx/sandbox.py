@@ -68,7 +68,9 @@ def run_in_child(fn: Callable[[list[np.ndarray]], int | None], arrays: list[np.n
     the arrays back).
     """
     timeout, budgeted = _within_budget(timeout)
-    offsets = np.cumsum([0] + [a.nbytes + pad for a in arrays]).tolist()
+    # A red zone before the first array too: inside this mapping, not whatever memory
+    # (a thread's stack) the kernel happened to map just below it.
+    offsets = np.cumsum([pad] + [a.nbytes + pad for a in arrays]).tolist()
     shared = mmap.mmap(-1, max(1, offsets[-1] + scratch))
     pid = None
     try:
