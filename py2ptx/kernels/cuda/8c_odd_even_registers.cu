@@ -55,6 +55,7 @@ extern "C" __launch_bounds__(1024) __global__ void odd_even_registers(int *a, in
         key[k] = t * K + k < n ? a[t * K + k] : KEY_MAX;  // INT_MAX pads sort to the end
 
     int box = 0;  // which buffer: 0 or 2 * p
+#pragma unroll 2  // 4 phases a turn: fewer register moves at the loop's back edge
     for (int phase = 0; phase < phases; phase += 2) {
 #pragma unroll
         for (int k = 0; k < K; k += 2)  // even phase: every pair inside this thread
