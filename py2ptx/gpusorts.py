@@ -161,13 +161,19 @@ def bitonic_registers_size(n: int) -> int:
     return max(padded_size(n), 32 * REGISTER_KEYS)
 
 
-def bitonic_registers_launches(size: int, threads: int = BLOCK_THREADS) -> list[Launch]:
+#: The most tiles variant 9b merges in one launch (its file's MERGE_SPAN default).
+MERGE_SPAN = 16
+
+
+def bitonic_registers_launches(size: int, threads: int = BLOCK_THREADS,
+                               merge_span: int = MERGE_SPAN) -> list[Launch]:
     """Variant 9b's schedule for ``size`` keys (a power of two >= 512).
 
     One launch of bitonic_block sorts every tile of ``threads`` * 16 keys in registers;
-    for each merge size k beyond a tile: one bitonic_global_step launch per step whose
-    partner is in another tile (the flip, then j = k/4 ... tile), then one bitonic_block
-    launch (merge_only = 1) for the steps inside a tile.
+    then for each merge size k beyond a tile: one bitonic_merge_tiles launch for all of
+    its steps whose partner is in another tile (the flip, then j = k/4 ... tile), then
+    one bitonic_block launch (merge_only = 1) for the steps inside a tile. A merge of
+    more than ``merge_span`` tiles takes one bitonic_global_step launch per such step.
     """
     if size < 32 * REGISTER_KEYS or size & (size - 1):
         raise ValueError(f"variant 9b sorts a power of two >= {32 * REGISTER_KEYS} keys, not "
@@ -175,25 +181,35 @@ def bitonic_registers_launches(size: int, threads: int = BLOCK_THREADS) -> list[
     if threads < 32 or threads > BLOCK_THREADS or threads & (threads - 1):
         raise ValueError(f"variant 9b needs a power-of-two block of 32 to {BLOCK_THREADS} "
                          f"threads (a warp's shuffles need all 32 lanes), not {threads}")
+    if merge_span > MERGE_SPAN or merge_span < 1 or merge_span & (merge_span - 1):
+        raise ValueError(f"merge_span is a power of two up to the file's {MERGE_SPAN}, "
+                         f"not {merge_span}")
     threads = min(threads, size // REGISTER_KEYS)
     tile = threads * REGISTER_KEYS
     tiles = size // tile
     shared = 4 * (tile + tile // 32)  # padded: one spare word every 32
     pair_threads = min(PAIR_THREADS, size // 2)
-    pair_blocks = size // 2 // pair_threads
 
     def step(j: int, flip: int) -> Launch:
-        return Launch("bitonic_global_step", pair_blocks, pair_threads,
+        return Launch("bitonic_global_step", size // 2 // pair_threads, pair_threads,
                       (np.uint32(j), np.int32(flip)))
 
     out = [Launch("bitonic_block", tiles, threads, (np.int32(0),), shared)]
     k = 2 * tile
     while k <= size:
-        out.append(step(k // 2, 1))
-        j = k // 4
-        while j >= tile:
-            out.append(step(j, 0))
-            j //= 2
+        span = k // tile
+        if span <= merge_span:  # size / (2 span) threads: one per column and its mirror
+            columns = size // (2 * span)
+            block = min(PAIR_THREADS, columns)
+            out.append(Launch("bitonic_merge_tiles", columns // block, block,
+                              (np.uint32(tile.bit_length() - 1),
+                               np.uint32(span.bit_length() - 1))))
+        else:
+            out.append(step(k // 2, 1))
+            j = k // 4
+            while j >= tile:
+                out.append(step(j, 0))
+                j //= 2
         out.append(Launch("bitonic_block", tiles, threads, (np.int32(1),), shared))
         k *= 2
     return out
@@ -299,8 +315,8 @@ def merge_split_interleaved_device(d, threads: int = BLOCK_THREADS) -> None:
 
 
 def bitonic_registers_device(d, threads: int = BLOCK_THREADS) -> None:
-    """Variant 9b: bitonic sort with keys in registers, one launch per tile of 16,384 keys
-    (plus two or three per merge above), in place (pads to a power of two >= 512)."""
+    """Variant 9b: bitonic sort with keys in registers, one launch up to 16,384 keys (a
+    tile) and two more per merge above, in place (pads to a power of two >= 512)."""
     if d.size >= 2:
         size = bitonic_registers_size(d.size)
         run_padded("9b_bitonic_registers.cu", bitonic_registers_launches(size, threads), d, size)

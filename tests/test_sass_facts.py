@@ -25,6 +25,7 @@ REGISTER_KERNELS = [("8c_odd_even_registers.cu", "odd_even_registers", ()),
                     ("8c_odd_even_registers.cu", "odd_even_registers", ("-DKEYS_PER_THREAD=8",)),
                     ("9b_bitonic_registers.cu", "bitonic_block", ()),
                     ("9b_bitonic_registers.cu", "bitonic_block", ("-DKEYS_PER_THREAD=8",)),
+                    ("9b_bitonic_registers.cu", "bitonic_merge_tiles", ()),
                     ("8d_merge_split_interleaved.cu", "merge_split_interleaved", ())]
 #: cuobjdump's unsigned-division sequence: float reciprocal, then integer fix-ups.
 DIVISION = re.compile(r"\bI2F\.U32\.RP\b|\bMUFU\.RCP\b|\bCALL\.REL\b.*div", re.IGNORECASE)
@@ -114,7 +115,7 @@ def test_register_odd_even_does_k_min_max_per_thread_per_phase(keys):
 
 @pytest.mark.parametrize("file, kernels", [
     ("9_bitonic.cu", ("bitonic_sort_tile", "bitonic_merge_tile", "bitonic_merge_global")),
-    ("9b_bitonic_registers.cu", ("bitonic_block", "bitonic_global_step")),
+    ("9b_bitonic_registers.cu", ("bitonic_block", "bitonic_merge_tiles", "bitonic_global_step")),
 ])
 def test_bitonic_steps_do_no_integer_division(file, kernels):
     by_kernel = cudatools.sass_by_kernel(cudatools.sass_for(file, ARCH))

@@ -292,25 +292,49 @@ def test_merge_split_interleaved_uses_whole_warps():
 @pytest.mark.parametrize("n, threads, launches", [
     (100, None, 1),      # padded to one warp's 512 keys: one launch
     (2**14, None, 1),    # one tile of 1,024 threads x 16 keys
-    (2**15, None, 3),    # tiles; the flip across tiles; the merge inside tiles
-    (2**16, None, 6),    # + merge 2^16: its flip, the half-cleaner j = 2^14, the tile merge
-    (2000, 32, 6),       # tiles of 512: as 2^16 with tiles of 2^14
+    (2**15, None, 3),    # tiles; the merge's steps across tiles; the steps inside tiles
+    (2**16, None, 5),    # + merge 2^16: one launch across 4 tiles, one inside
+    (2000, 32, 5),       # tiles of 512: as 2^16 with tiles of 2^14
 ])
 def test_block_bitonic_launches(n, threads, launches):
     size, out = gpusorts.bitonic_registers_schedule(n, threads)
     assert size == max(512, gpusorts.padded_size(n)) and len(out) == launches
     assert out[0].kernel == "bitonic_block" and int(out[0].scalars[0]) == 0
-    assert [x.kernel for x in out].count("bitonic_block") == 1 + sum(
-        1 for x in out if x.kernel == "bitonic_global_step" and int(x.scalars[1]) == 1)
+    merges = [x for x in out if x.kernel == "bitonic_merge_tiles"]
+    assert [x.kernel for x in out[1:]] == ["bitonic_merge_tiles", "bitonic_block"] * len(merges)
+    tile = out[0].block * gpusorts.REGISTER_KEYS
+    for i, x in enumerate(merges):  # log2(tile), log2(tiles in the merge): 2, 4, ...
+        assert [int(v) for v in x.scalars] == [tile.bit_length() - 1, i + 1]
+        assert x.grid * x.block == size // (2 << (i + 1))  # a column and its mirror each
     with pytest.raises(ValueError, match="power-of-two block of 32"):
         gpusorts.bitonic_registers_launches(1024, threads=16)
 
 
-@pytest.mark.parametrize("n", [513, 2000, 3000])
-def test_block_bitonic_across_tiles_on_cpu_threads(n):
-    # Blocks of 32 threads make tiles of 512 keys: the cross-tile launches run at small n.
+def test_block_bitonic_falls_back_to_a_launch_per_step_above_its_merge_span():
+    out = gpusorts.bitonic_registers_launches(2**16, merge_span=2)
+    names = [x.kernel for x in out]
+    # merge 2^15 (2 tiles): one launch across tiles; merge 2^16 (4 tiles): flip + j = 2^14.
+    assert names == ["bitonic_block", "bitonic_merge_tiles", "bitonic_block",
+                     "bitonic_global_step", "bitonic_global_step", "bitonic_block"]
+    assert [int(v) for v in out[3].scalars] == [2**15, 1]
+    assert [int(v) for v in out[4].scalars] == [2**14, 0]
+    # 2^20 keys, 64 tiles: merges of 2..16 tiles take 2 launches each; of 32 tiles, the
+    # flip + 4 half-cleaners + the tile launch; of 64 tiles, the flip + 5 + the tile launch.
+    assert len(gpusorts.bitonic_registers_launches(2**20)) == 1 + 2 * 4 + (1 + 4 + 1) + (
+        1 + 5 + 1)
+
+
+@pytest.mark.parametrize("n, merge_span", [(513, 16), (2000, 16), (3000, 16), (5000, 16),
+                                           (2000, 1), (3000, 2)])
+def test_block_bitonic_across_tiles_on_cpu_threads(n, merge_span):
+    # Blocks of 32 threads make tiles of 512 keys: the cross-tile launches run at small n
+    # (merges of 2 to 16 tiles in one launch; merge_span 1 and 2: a launch per step).
     keys = checks.random_keys(n, seed=n)
     keys[:: 7] = INT32_MAX  # real INT_MAX keys beside the INT_MAX padding
     keys[3:: 11] = INT32_MIN
-    np.testing.assert_array_equal(ladder.emulate_on_cpu("bitonic_registers", keys, 32),
-                                  np.sort(keys))
+    size = gpusorts.bitonic_registers_size(n)
+    work = np.full(size, INT32_MAX, np.int32)
+    work[:n] = keys
+    launches = gpusorts.bitonic_registers_launches(size, 32, merge_span)
+    run_schedule_on_cpu(KERNELS / "cuda/9b_bitonic_registers.cu", launches, work)
+    np.testing.assert_array_equal(work[:n], np.sort(keys))

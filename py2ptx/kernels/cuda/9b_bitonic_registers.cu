@@ -16,11 +16,11 @@
  *     every tile ends ascending;
  *   - shifts and masks, never a division: j, k and K are powers of two;
  *   - above one tile: the tiles are sorted by bitonic_block, then each merge of size
- *     k > tile is one launch of bitonic_global_step per step whose partner is in
- *     another tile (the flip, then j = k/4 ... tile), and one bitonic_block launch
- *     (merge_only = 1) for the steps inside a tile. 2^16 keys: 6 launches.
- *     (One launch for all of a merge's cross-tile steps, as issue 12 proposes, is not
- *     built: each step is its own launch here.)
+ *     k > tile is one launch of bitonic_merge_tiles for all its steps whose partner
+ *     is in another tile (the flip, then j = k/4 ... tile: each thread owns a column
+ *     and its mirror, 2 * k/tile keys in registers) and one bitonic_block launch
+ *     (merge_only = 1) for the steps inside a tile. 2^16 keys: 5 launches. Merges of
+ *     more than MERGE_SPAN (16) tiles fall back to one bitonic_global_step per step.
  * Same network size as rung 9: log2(n) (log2(n) + 1) / 2 steps of n/2 compare-exchanges.
  *
  * Without a GPU the same file runs on CPU threads (py2ptx.cuda_on_cpu emulates
@@ -33,7 +33,8 @@
  * cycles, tens of microseconds (~45 us at 1.98 GHz by this count; issue 12 estimates
  * ~28 us) -- against cupy.sort's recorded 72 us at 2^14.
  * Launch: bitonic_block: grid (tiles,), block (T,), T a power of two >= 32, dynamic
- * shared memory (T*K + T*K/32) * sizeof(int); bitonic_global_step: one thread per pair.
+ * shared memory (T*K + T*K/32) * sizeof(int); bitonic_merge_tiles: one thread per
+ * column pair (n / (2 * span) threads); bitonic_global_step: one thread per pair.
  */
 #ifndef KEYS_PER_THREAD
 #define KEYS_PER_THREAD 16
@@ -51,6 +52,10 @@
 #define LOG_K 5
 #else
 #error "KEYS_PER_THREAD must be 2, 4, 8, 16 or 32"
+#endif
+
+#ifndef MERGE_SPAN
+#define MERGE_SPAN 16  // the most tiles bitonic_merge_tiles merges in one launch
 #endif
 
 #define PAD(i) ((i) + ((i) >> 5))  // one spare word every 32: no two lanes share a bank
@@ -169,8 +174,55 @@ extern "C" __launch_bounds__(1024) __global__ void bitonic_block(int *a, int mer
         mine[i] = s[PAD(i)];
 }
 
+// All the steps of one merge that cross tiles, in one launch: the merge of span tiles
+// (span = k / tile, a power of two <= MERGE_SPAN) first flips -- position (q, c), tile q
+// of the group, column c, meets (span-1-q, tile-1-c) -- then its half-cleaners
+// j = k/4 ... tile pair (q, c) with (q ^ h, c). So column c and its mirror tile-1-c
+// only ever meet each other: one thread owns both, 2 * span keys in registers, and
+// the steps between them need no barrier at all. mine[q] is (q, c); mirror[q] is
+// (span-1-q, tile-1-c), stored reversed so the flip pairs mine[q] with mirror[q].
+// Reads and writes each key once, however many steps: 2^16 keys in 5 launches.
+extern "C" __global__ void bitonic_merge_tiles(int *a, unsigned log_tile, unsigned log_span)
+{
+    const unsigned t = blockIdx.x * blockDim.x + threadIdx.x;  // one per column pair
+    const unsigned tile = 1u << log_tile, span = 1u << log_span;
+    const unsigned c = t & ((tile >> 1) - 1), group = t >> (log_tile - 1);
+    int *left = a + (group << (log_tile + log_span)) + c;  // column c, tile 0
+    int *right = a + (group << (log_tile + log_span)) + (tile - 1 - c);  // its mirror
+    int mine[MERGE_SPAN], mirror[MERGE_SPAN];
+#pragma unroll
+    for (unsigned q = 0; q < MERGE_SPAN; ++q)
+        if (q < span) {
+            mine[q] = left[q << log_tile];
+            mirror[q] = right[(span - 1 - q) << log_tile];
+        }
+#pragma unroll
+    for (unsigned q = 0; q < MERGE_SPAN; ++q)  // the flip: mine[q] is the lower for q < span/2
+        if (q < span) {
+            int low = min(mine[q], mirror[q]), high = max(mine[q], mirror[q]);
+            const bool lower = q < (span >> 1);
+            mine[q] = lower ? low : high;
+            mirror[q] = lower ? high : low;
+        }
+#pragma unroll
+    for (unsigned h = MERGE_SPAN >> 1; h > 0; h >>= 1)  // half-cleaners, tile distance h
+#pragma unroll
+        for (unsigned q = 0; q < MERGE_SPAN; ++q)
+            if (!(q & h) && (q | h) < span && h < span) {
+                ORDER(mine[q], mine[q | h]);  // lower position q keeps the minimum
+                ORDER(mirror[q | h], mirror[q]);  // reversed: position span-1-q is higher
+            }
+#pragma unroll
+    for (unsigned q = 0; q < MERGE_SPAN; ++q)
+        if (q < span) {
+            left[q << log_tile] = mine[q];
+            right[(span - 1 - q) << log_tile] = mirror[q];
+        }
+}
+
 // One step of a merge across tiles, one thread per pair: the flip (i with i ^ (2j-1))
-// or a half-cleaner (i with i + j). The launch boundary is the barrier.
+// or a half-cleaner (i with i + j). The launch boundary is the barrier. Used for the
+// merges of more than MERGE_SPAN tiles (beyond 2^18 keys).
 extern "C" __global__ void bitonic_global_step(int *a, unsigned j, int flip)
 {
     const unsigned t = blockIdx.x * blockDim.x + threadIdx.x;
