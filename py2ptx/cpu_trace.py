@@ -136,10 +136,20 @@ PY2PTX_NOSAN static void py2ptx_access(void *addr, unsigned size, unsigned flags
         }
     }
     if (near < 0) return;  /* the thread's own stack, threadIdx, a constant table */
-    unsigned none = 0;
-    if (__atomic_compare_exchange_n(&h->error, &none, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+    /* Stop this thread before the access lands. The first one to get here waits 30 ms
+     * so that others can report too; the lowest (block, thread) is kept, and the child
+     * exits: the parent reads h->err. */
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
+    int first = h->error == 0;
+    if (first || (h->error == 1 && (py2ptx_block < h->err.block
+                  || (py2ptx_block == h->err.block && py2ptx_linear < h->err.thread)))) {
         h->err = py2ptx_event_here(a, size, flags, pc, near);
-    _exit(5);  /* stop before the access lands: the parent reads h->err */
+        h->error = 1;
+    }
+    pthread_mutex_unlock(&lock);
+    if (first) { usleep(30000); _exit(5); }
+    for (;;) pause();
 }
 PY2PTX_NOSAN static void py2ptx_divergent(void *pc0, unsigned n0, unsigned t0,
                                           void *pc1, unsigned n1)
@@ -285,7 +295,7 @@ PRELUDE_FOR_PROBE = """#define _GNU_SOURCE
 #include <dlfcn.h>
 __attribute__((no_sanitize_thread, visibility("hidden"))) void __tsan_init(void) {}
 __attribute__((no_sanitize_thread, visibility("hidden"))) void __tsan_read4(void *p) { (void)p; }
-__attribute__((section("py2ptx_shared"), aligned(4096))) static int py2ptx_probe_s[4];
+__attribute__((section("py2ptx_smem"), aligned(4096))) static int py2ptx_probe_s[4];
 __attribute__((no_sanitize_thread)) uintptr_t py2ptx_probe_base(void)
 { Dl_info i; return dladdr((void *)py2ptx_probe_base, &i) ? (uintptr_t)i.dli_fbase : 0; }
 """
@@ -351,7 +361,7 @@ def static_shared_symbols(lib_path) -> list[tuple[str, int, int]]:
     found = []
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) >= 5 and parts[-3] == "py2ptx_shared":
+        if len(parts) >= 5 and parts[-3] == "py2ptx_smem":
             try:
                 addr, size = int(parts[0], 16), int(parts[-2], 16)
             except ValueError:

@@ -80,7 +80,7 @@ static inline void __threadfence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define PY2PTX_CHECKS 0
 #define PY2PTX_SHARED static
 #else  /* each static __shared__ variable in one section, 4 KiB apart: red zones between */
-#define PY2PTX_SHARED static __attribute__((section("py2ptx_shared"), aligned(4096)))
+#define PY2PTX_SHARED static __attribute__((section("py2ptx_smem"), aligned(4096)))
 #endif
 /* popcount without libgcc (a checked build links without the default libraries) */
 static inline int py2ptx_popc(unsigned long long x)
