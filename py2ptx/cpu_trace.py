@@ -180,9 +180,9 @@ PY2PTX_NOSAN static void py2ptx_thread_start(unsigned linear)
 PY2PTX_NOSAN static void py2ptx_block_start(unsigned block) { py2ptx_block = block; }
 PY2PTX_NOSAN static void *py2ptx_shared_alloc(size_t bytes)
 {   /* a red zone on each side, as large as the memory itself (4 KiB at least) */
-    size_t zone = (bytes > 4096 ? bytes : 4096 + 127) / 128 * 128;
-    char *p = malloc(bytes + 2 * zone);
-    if (!p) return NULL;
+    size_t zone = (bytes > 4096 ? bytes + 127 : 4096) / 128 * 128;
+    char *p = NULL;  /* 128-byte aligned: an address's bank is (address / 4) % 32 */
+    if (posix_memalign((void **)&p, 128, bytes + 2 * zone)) return NULL;
     struct py2ptx_header *h = py2ptx_trace;
     struct py2ptx_region *r = &h->regions[h->nfixed];
     uintptr_t s = (uintptr_t)(p + zone);
@@ -437,17 +437,24 @@ def _distinct_per_group(gid: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.bincount(pairs[:, 0], minlength=int(gid.max()) + 1 if gid.size else 0)
 
 
+def expand_words(ev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One row per 4-byte word each access touches: (its event's index, the word's
+    address / 4). An 8-byte access touches two words, a 16-byte one four."""
+    size = np.maximum(1, (ev["sizeflags"] & 0x1F).astype(np.int64))
+    first = ev["addr"].astype(np.int64) >> 2
+    words = ((ev["addr"].astype(np.int64) + size - 1) >> 2) - first + 1
+    rows = np.repeat(np.arange(ev.size), words)
+    offset = np.arange(rows.size) - np.repeat(np.cumsum(words) - words, words)
+    return rows, first[rows] + offset
+
+
 def find_race(trace: Trace) -> str | None:
     """The first data race in ``trace`` as a message for the student, or None."""
     ev = trace.events
     ev = ev[(ev["sizeflags"] & ATOMIC) == 0]
     if ev.size == 0:
         return None
-    size = np.maximum(1, (ev["sizeflags"] & 0x1F).astype(np.int64))
-    words = np.maximum(1, (size + 3) // 4)
-    rows = np.repeat(np.arange(ev.size), words)
-    offset = np.arange(rows.size) - np.repeat(np.cumsum(words) - words, words)
-    word = (ev["addr"][rows].astype(np.int64) >> 2) + offset
+    rows, word = expand_words(ev)
     e = ev[rows]
     write = (e["sizeflags"] & WRITE) != 0
     kinds = np.array([r.kind for r in trace.regions])
