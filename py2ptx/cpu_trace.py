@@ -258,7 +258,7 @@ class DivergentBarrier(EmulationError):
     """Threads of a block met at different ``__syncthreads()`` -- a hang on a GPU."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compiler_kind() -> str:
     """"gcc", "clang" or "" (no C compiler at all)."""
     try:
@@ -272,7 +272,7 @@ def _compiler_kind() -> str:
     return "clang" if "clang" in out.lower() else "gcc"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def checks_available() -> tuple[bool, str]:
     """Whether this machine's C compiler can instrument a kernel; if not, why not."""
     kind = _compiler_kind()

@@ -9,8 +9,7 @@ import pytest
 
 from py2ptx import ladder
 from py2ptx.cpu_trace import checks_available
-from py2ptx.cuda_on_cpu import (DataRace, DivergentBarrier, EmulationError, OutOfBounds,
-                                run_on_cpu)
+from py2ptx.cuda_on_cpu import DataRace, DivergentBarrier, EmulationError, OutOfBounds, run_on_cpu
 
 pytestmark = pytest.mark.skipif(not checks_available()[0], reason=checks_available()[1])
 
