@@ -136,10 +136,20 @@ PY2PTX_NOSAN static void py2ptx_access(void *addr, unsigned size, unsigned flags
         }
     }
     if (near < 0) return;  /* the thread's own stack, threadIdx, a constant table */
-    unsigned none = 0;
-    if (__atomic_compare_exchange_n(&h->error, &none, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+    /* Stop this thread before the access lands. The first one to get here waits 30 ms
+     * so that others can report too; the lowest (block, thread) is kept, and the child
+     * exits: the parent reads h->err. */
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
+    int first = h->error == 0;
+    if (first || (h->error == 1 && (py2ptx_block < h->err.block
+                  || (py2ptx_block == h->err.block && py2ptx_linear < h->err.thread)))) {
         h->err = py2ptx_event_here(a, size, flags, pc, near);
-    _exit(5);  /* stop before the access lands: the parent reads h->err */
+        h->error = 1;
+    }
+    pthread_mutex_unlock(&lock);
+    if (first) { usleep(30000); _exit(5); }
+    for (;;) pause();
 }
 PY2PTX_NOSAN static void py2ptx_divergent(void *pc0, unsigned n0, unsigned t0,
                                           void *pc1, unsigned n1)
@@ -170,9 +180,9 @@ PY2PTX_NOSAN static void py2ptx_thread_start(unsigned linear)
 PY2PTX_NOSAN static void py2ptx_block_start(unsigned block) { py2ptx_block = block; }
 PY2PTX_NOSAN static void *py2ptx_shared_alloc(size_t bytes)
 {   /* a red zone on each side, as large as the memory itself (4 KiB at least) */
-    size_t zone = (bytes > 4096 ? bytes : 4096 + 127) / 128 * 128;
-    char *p = malloc(bytes + 2 * zone);
-    if (!p) return NULL;
+    size_t zone = (bytes > 4096 ? bytes + 127 : 4096) / 128 * 128;
+    char *p = NULL;  /* 128-byte aligned: an address's bank is (address / 4) % 32 */
+    if (posix_memalign((void **)&p, 128, bytes + 2 * zone)) return NULL;
     struct py2ptx_header *h = py2ptx_trace;
     struct py2ptx_region *r = &h->regions[h->nfixed];
     uintptr_t s = (uintptr_t)(p + zone);
@@ -248,7 +258,7 @@ class DivergentBarrier(EmulationError):
     """Threads of a block met at different ``__syncthreads()`` -- a hang on a GPU."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compiler_kind() -> str:
     """"gcc", "clang" or "" (no C compiler at all)."""
     try:
@@ -262,7 +272,7 @@ def _compiler_kind() -> str:
     return "clang" if "clang" in out.lower() else "gcc"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def checks_available() -> tuple[bool, str]:
     """Whether this machine's C compiler can instrument a kernel; if not, why not."""
     kind = _compiler_kind()
@@ -285,7 +295,7 @@ PRELUDE_FOR_PROBE = """#define _GNU_SOURCE
 #include <dlfcn.h>
 __attribute__((no_sanitize_thread, visibility("hidden"))) void __tsan_init(void) {}
 __attribute__((no_sanitize_thread, visibility("hidden"))) void __tsan_read4(void *p) { (void)p; }
-__attribute__((section("py2ptx_shared"), aligned(4096))) static int py2ptx_probe_s[4];
+__attribute__((section("py2ptx_smem"), aligned(4096))) static int py2ptx_probe_s[4];
 __attribute__((no_sanitize_thread)) uintptr_t py2ptx_probe_base(void)
 { Dl_info i; return dladdr((void *)py2ptx_probe_base, &i) ? (uintptr_t)i.dli_fbase : 0; }
 """
@@ -351,7 +361,7 @@ def static_shared_symbols(lib_path) -> list[tuple[str, int, int]]:
     found = []
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) >= 5 and parts[-3] == "py2ptx_shared":
+        if len(parts) >= 5 and parts[-3] == "py2ptx_smem":
             try:
                 addr, size = int(parts[0], 16), int(parts[-2], 16)
             except ValueError:
@@ -427,17 +437,24 @@ def _distinct_per_group(gid: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.bincount(pairs[:, 0], minlength=int(gid.max()) + 1 if gid.size else 0)
 
 
+def expand_words(ev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One row per 4-byte word each access touches: (its event's index, the word's
+    address / 4). An 8-byte access touches two words, a 16-byte one four."""
+    size = np.maximum(1, (ev["sizeflags"] & 0x1F).astype(np.int64))
+    first = ev["addr"].astype(np.int64) >> 2
+    words = ((ev["addr"].astype(np.int64) + size - 1) >> 2) - first + 1
+    rows = np.repeat(np.arange(ev.size), words)
+    offset = np.arange(rows.size) - np.repeat(np.cumsum(words) - words, words)
+    return rows, first[rows] + offset
+
+
 def find_race(trace: Trace) -> str | None:
     """The first data race in ``trace`` as a message for the student, or None."""
     ev = trace.events
     ev = ev[(ev["sizeflags"] & ATOMIC) == 0]
     if ev.size == 0:
         return None
-    size = np.maximum(1, (ev["sizeflags"] & 0x1F).astype(np.int64))
-    words = np.maximum(1, (size + 3) // 4)
-    rows = np.repeat(np.arange(ev.size), words)
-    offset = np.arange(rows.size) - np.repeat(np.cumsum(words) - words, words)
-    word = (ev["addr"][rows].astype(np.int64) >> 2) + offset
+    rows, word = expand_words(ev)
     e = ev[rows]
     write = (e["sizeflags"] & WRITE) != 0
     kinds = np.array([r.kind for r in trace.regions])
