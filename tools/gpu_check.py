@@ -23,6 +23,7 @@ fits in the GPU time a session gets):
    GPU tests passed -- and copied to --out at once;
 6. ``deepseek``: notebook 05's experiment, recorded and copied the same way;
 7. ``mistakes``: the GPU mistakes of tests/test_mistakes.py, each in its own process;
+   ``sanitizer``: compute-sanitizer beside the CPU checker on the broken kernels;
 8. ``notebooks``: every notebook, solution and lab executed live (tests/test_notebooks.py).
 
 It exits non-zero if any stage failed. Without a GPU it stops after the doctor and says
@@ -54,8 +55,9 @@ sys.path.insert(0, str(REPO))
 #: The whole check's budget on the H200, in seconds (a rerun must fit in a session).
 BUDGET_S = 360
 #: Seconds each stage may take on the H200 (printed beside what it took).
-STAGE_BUDGET_S = {"doctor": 5, "gpu_tests": 30, "ladder": 60, "bank_counters": 60,
-                  "record_ladder": 2, "deepseek": 20, "mistakes": 15, "notebooks": 160}
+STAGE_BUDGET_S = {"doctor": 5, "gpu_tests": 30, "ladder": 45, "bank_counters": 45,
+                  "record_ladder": 2, "deepseek": 15, "mistakes": 12, "sanitizer": 50,
+                  "notebooks": 140}
 #: The one-block versions whose shared-memory bank conflicts ncu counts (those the
 #: registry has: the kernels branch adds 8c, 8d and 9b), and the n they are profiled at --
 #: small, so the CPU model (py2ptx.banks) counts the same accesses on the same keys.
@@ -272,6 +274,17 @@ def stage_mistakes(check: Check) -> bool:
     return _pytest("-m", "gpu", "tests/test_mistakes.py") == 0
 
 
+def stage_sanitizer(check: Check) -> bool:
+    """compute-sanitizer beside the CPU checker, on the same broken kernels
+    (``py2ptx.sanitizer``; it records its own file under results/sanitizer/)."""
+    from py2ptx import sanitizer
+
+    record = sanitizer.gpu_check_stage(check.out, budget_s=STAGE_BUDGET_S["sanitizer"])
+    for k in record["kernels"]:
+        print(f"{k['file']:<26} CPU {k['cpu']['verdict']:<17} GPU {k['gpu'].get('verdict')}")
+    return "path" in record
+
+
 def stage_notebooks(check: Check) -> bool:
     ok = _pytest("tests/test_notebooks.py") == 0
     if not ok and check.recorded:
@@ -291,6 +304,7 @@ STAGES: list[tuple[str, str, Callable[[Check], bool], bool]] = [
     ("deepseek", "DeepSeek experiment measured and recorded", stage_deepseek, True),
     ("mistakes", "GPU mistakes explained (illegal address, out of memory)", stage_mistakes,
      False),
+    ("sanitizer", "compute-sanitizer beside the CPU checker", stage_sanitizer, False),
     ("notebooks", "notebooks, solutions and labs, live", stage_notebooks, False),
 ]
 
