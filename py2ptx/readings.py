@@ -21,7 +21,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from .bench import crossover
+from .checks import random_keys
+from .kernels import KERNELS
+from .ladder import version
 from .timing import HOST_BOUND, Timing, format_seconds, format_speedup
 
 #: The H200's SM clock under load (DEVICE.md: ~1.98 GHz; its ClockRate attribute says
@@ -216,6 +221,21 @@ def reading(timings: list[Timing], extra: dict | None = None) -> list[str]:
                         "rung 8 paid for, and with bank conflicts being what 8b pays for."
                         if s8b > s8 else " Fewer barriers and faster: barriers cost rung 8 "
                         "something this run can see."))
+    r8c = _at(timings, "odd_even_registers", at)
+    if c and r8c:
+        s8c, w8c = gpu_time(r8c)
+        floor = at * at / 64 / clock_hz(extra)[0]  # one SM's integer min/max, n²/64 cycles
+        lines.append(f"Variant 8c (keys in registers) takes {format_seconds(s8c)} ({w8c}): "
+                     f"{format_speedup(c.median / s8c)} over the C bubble sort (issue 12's goal: "
+                     f"x100), {floor / s8c:.0%} of one SM's integer min/max ceiling "
+                     f"({format_seconds(floor)}).")
+    r8d = _at(timings, "merge_split_interleaved", at)
+    if r8b and r8d:
+        s8b, _ = gpu_time(r8b)
+        s8d, w8d = gpu_time(r8d)
+        lines.append(f"Merge-split before and after: 8b {format_seconds(s8b)}, 8d (interleaved, "
+                     f"{bank_degree(1)}-way) {format_seconds(s8d)} ({w8d}): "
+                     f"{format_speedup(s8b / s8d)}.")
     r7 = _at(timings, "odd_even_global", at)
     if r7 and r8:
         s8, _ = gpu_time(r8)
@@ -249,4 +269,54 @@ def reading(timings: list[Timing], extra: dict | None = None) -> list[str]:
     if hb:
         lines.append("Host-bound (Python is >= 80 % of the event time, so the end-to-end "
                      "figure measures the host): " + ", ".join(hb) + ".")
+    return lines
+
+
+# --------------------------------------------------------------------------- the CPU model
+
+
+def bank_reports(key: str, n: int, seed: int = 0) -> list:
+    """Version ``key``'s launches at n run on CPU threads with every shared-memory access
+    recorded (:func:`py2ptx.banks.bank_conflicts`): one report per launch. The keys are
+    ``random_keys(n, seed)``, as the GPU check profiles them under ncu."""
+    from . import banks  # the tracer runs the C runner; only asked for here
+
+    v = version(key)
+    size, launches = v.schedule(n, None)
+    work = np.full(size, np.iinfo(np.int32).max, dtype=np.int32)
+    work[:n] = random_keys(n, seed=seed)
+    return [banks.bank_conflicts(KERNELS / v.kernel, launch.kernel, launch.grid, launch.block,
+                                 work, *launch.scalars, shared_mem=launch.shared_mem,
+                                 timeout=120) for launch in launches]
+
+
+def bank_counts(reports) -> dict[str, int]:
+    """Load and store requests (warp instructions) and wavefronts, summed over reports:
+    the quantities Nsight Compute's counters measure on a GPU."""
+    counts = {"load_requests": 0, "load_wavefronts": 0, "store_requests": 0,
+              "store_wavefronts": 0}
+    for report in reports:
+        for site in report.sites:
+            counts[f"{site.kind}_requests"] += site.requests
+            counts[f"{site.kind}_wavefronts"] += site.wavefronts
+    return counts
+
+
+def law_against_the_model(report, n: int) -> list[str]:
+    """Rung 8's phase loads and stores as the CPU model counts them at n, beside the
+    wavefront law's n²/16 + n²/16 (the law counts a store for every pair)."""
+    loads = sum(s.wavefronts for s in report.sites
+                if s.kind == "load" and "keys[i + 1]" in s.text)
+    stores = sum(s.wavefronts for s in report.sites
+                 if s.kind == "store" and ("= right" in s.text or "= left" in s.text))
+    law = n * n / 16
+    lines = [f"CPU model, rung 8 at n = {n}: phase loads {loads:,} wavefronts (the law: "
+             f"{law:,.0f}), phase stores {stores:,} (the law: {law:,.0f})."]
+    if stores < 0.9 * law:
+        lines.append(f"Only {stores / law:.0%} of the stores the law counts happen (a warp stores "
+                     f"only where a lane swaps): the law overcounts shared memory by "
+                     f"{1 - (loads + stores) / (2 * law):.0%} here, so its fit at 2^14 also "
+                     f"holds costs it leaves out (the barrier each phase, the loop's own "
+                     f"instructions). ncu's wavefront counts (the GPU check, at n = 256) "
+                     f"measure what the GPU really issued.")
     return lines

@@ -86,3 +86,26 @@ def test_the_recorded_h200_run_says_what_issue_12_quotes():
     assert "The wavefront law predicts 16.9 ms" in text and "= 1.017" in text
     assert "Merge-split (8b) takes 30.4 ms" in text and "Fewer barriers and slower" in text
     assert "bitonic at n = 1,024 (93%)" in text  # host-bound, from its recorded host time
+
+
+def test_the_new_variants_are_read_only_where_the_run_has_them():
+    n = 2**14
+    base = [cpu("c_bubble_scalar", n, 0.3), gpu("merge_split", n, 0.03)]
+    assert not any("8c" in line or "8d" in line for line in readings.reading(base))
+    text = " ".join(readings.reading(base + [gpu("odd_even_registers", n, 3e-3),
+                                             gpu("merge_split_interleaved", n, 3e-3)]))
+    assert "Variant 8c (keys in registers) takes 3 ms" in text and "×100 over the C" in text
+    assert "8d (interleaved, 1-way) 3 ms" in text and "×10" in text
+
+
+def test_the_cpu_model_counts_fewer_stores_than_the_law():
+    from py2ptx.cpu_trace import checks_available
+
+    if not checks_available()[0]:
+        pytest.skip(checks_available()[1])
+    (report,) = readings.bank_reports("odd_even_shared", 64)
+    counts = readings.bank_counts([report])
+    assert counts["load_wavefronts"] >= 2 * counts["load_requests"] - 8  # 2-way, copies 1-way
+    text = " ".join(readings.law_against_the_model(report, 64))
+    assert "phase loads 512 wavefronts (the law: 256)" not in text  # loads match the law
+    assert "phase loads 256 wavefronts (the law: 256)" in text and "the law overcounts" in text

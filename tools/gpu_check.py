@@ -63,7 +63,7 @@ STAGE_BUDGET_S = {"doctor": 5, "gpu_tests": 30, "ladder": 45, "bank_counters": 4
 #: small, so the CPU model (py2ptx.banks) counts the same accesses on the same keys.
 BANK_VERSIONS = ("odd_even_shared", "merge_split", "odd_even_registers",
                  "merge_split_interleaved", "bitonic_registers")
-BANK_N = 2**10
+BANK_N = 2**8
 #: Nsight Compute's shared-memory counters (Kernel Profiling Guide, metrics reference):
 #: bank conflicts of loads and of stores, load wavefronts, and load instructions executed
 #: (wavefronts / instructions = the conflict degree the CPU model predicts).
@@ -216,37 +216,18 @@ def cpu_bank_model(keys: list[str], n: int) -> dict:
     the same keys as the profiled run: per version, shared-memory load and store
     requests (warp instructions) and wavefronts -- what ncu's counters measure."""
     try:
-        from py2ptx import banks  # optional: lands with the CPU runner's bank model
+        from py2ptx import banks  # noqa: F401 -- optional: lands with the CPU runner's model
     except ImportError:
         return {"note": "py2ptx.banks is not in this tree: no CPU model recorded"}
-    import numpy as np
+    from py2ptx import readings
 
-    from py2ptx.checks import random_keys
-    from py2ptx.gpusorts import INT32_MAX
-    from py2ptx.kernels import KERNELS
-    from py2ptx.ladder import version
-
-    out: dict = {"n": n, "how": "py2ptx.banks on CPU threads, random_keys(n, seed=0) as under "
-                                "ncu; requests are warp instructions, a model, not a GPU figure"}
+    out: dict = {"n": n, "how": "py2ptx.readings.bank_counts on CPU threads, random_keys(n, "
+                                "seed=0) as under ncu; a model, not a GPU figure"}
     for key in keys:
-        v = version(key)
-        size, launches = v.schedule(n, None)
-        work = np.full(size, INT32_MAX, dtype=np.int32)
-        work[:n] = random_keys(n, seed=0)
-        counts = {"load_requests": 0, "load_wavefronts": 0, "store_requests": 0,
-                  "store_wavefronts": 0}
         try:
-            for launch in launches:
-                report = banks.bank_conflicts(KERNELS / v.kernel, launch.kernel, launch.grid,
-                                              launch.block, work, *launch.scalars,
-                                              shared_mem=launch.shared_mem, timeout=120)
-                for site in report.sites:
-                    counts[f"{site.kind}_requests"] += site.requests
-                    counts[f"{site.kind}_wavefronts"] += site.wavefronts
+            out[key] = readings.bank_counts(readings.bank_reports(key, n))
         except Exception as err:  # one version the model cannot run must not lose the rest
             out[key] = {"error": f"{type(err).__name__}: {err}"}
-            continue
-        out[key] = counts
     return out
 
 
