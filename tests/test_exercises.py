@@ -240,7 +240,10 @@ def test_lab02_c_source_syntax_error_raises_ccompileerror():
 
 
 def test_lab02_c_source_missing_function_is_reported():
-    with pytest.raises(AttributeError, match="'bubble_sort'"):
+    with pytest.raises(ExerciseFailed, match=r"defines no function bubble_sort that a library "
+                                             r"exports; the functions it defines: bubblesort\. "
+                                             r"The check calls `void bubble_sort\(int \*a, int "
+                                             r"n\)`"):
         lab02.c_source.check(lambda: C_RIGHT.replace("void bubble_sort", "void bubblesort"))
 
 

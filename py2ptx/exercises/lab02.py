@@ -4,20 +4,60 @@ vectorized loop was slower (multiple choice, answer hashed: see :mod:`.core`).""
 from __future__ import annotations
 
 import ctypes
+import re
 from collections.abc import Callable
 from types import SimpleNamespace
 
 import numpy as np
 
-from ..cbuild import INT32_ARRAY, asm_for, build_c
+from ..cbuild import INT32_ARRAY, asm_for, build_c, c_functions
 from ..checks import check_sorted, standard_cases
 from ..sandbox import run_in_child
 from ..sorts import c_bubble
 from .core import Exercise, ExerciseFailed, MultipleChoice
 
 
+_SIGNATURE = "void bubble_sort(int *a, int n)"
+_INT = {"int", "int32_t", "signed", "signed int"}
+
+
+def _c_type(param: str) -> tuple[str, bool]:
+    """``"const int32_t *restrict a"`` -> ``("int32_t", True)``: base type, pointer?"""
+    words = [w for w in param.replace("*", " * ").replace("[", " [ ").split()
+             if w not in ("const", "restrict", "__restrict", "volatile", "register")]
+    pointer = "*" in words or "[" in words
+    words = [w for w in words if w not in ("*", "[", "]") and not w.endswith("]")]
+    return " ".join(words[:-1] if len(words) > 1 else words), pointer
+
+
+def require_bubble_sort(source: str) -> None:
+    """Before anything runs: ``bubble_sort`` is defined, not static, and takes what the
+    check passes (an int32 array and an int32 count); else say what was found."""
+    if not isinstance(source, str):
+        raise ExerciseFailed(f"bubble_sort_source() must return the C source as a str; got "
+                             f"{type(source).__name__}")
+    found = c_functions(source)
+    if "bubble_sort" not in found:
+        static = re.search(r"\bstatic\b[^;{]*\bbubble_sort\s*\(", source)
+        raise ExerciseFailed(
+            f"your C defines no function bubble_sort that a library exports"
+            + (" (yours is `static`: remove that word, so that Python can call it)" if static
+               else f"; the functions it defines: {', '.join(found) or 'none'}")
+            + f". The check calls `{_SIGNATURE}`")
+    params = found["bubble_sort"]
+    types = [_c_type(p) for p in params]
+    if len(types) != 2 or not (types[0][1] and types[0][0] in _INT) \
+            or types[1][1] or types[1][0] not in _INT:
+        raise ExerciseFailed(
+            f"bubble_sort must be `{_SIGNATURE}` (int32_t works too): the check passes an "
+            f"int32 array and an int32 count; yours takes ({', '.join(params)})"
+            + (", and long is 64 bits here, so it would read two keys as one"
+               if any("long" in t for t, _ in types) else ""))
+
+
 def _check_c_source(source_fn: Callable[[], str]) -> str:
     source = source_fn()
+    require_bubble_sort(source)
     for flags in (("-O1",), ("-O2",)):
         lib = build_c(source, flags, name="lab02_bubble_sort.c")
         fn = lib.function("bubble_sort", [INT32_ARRAY, ctypes.c_int32])
@@ -40,7 +80,17 @@ _VECTOR_HINTS = ("%xmm", "%ymm", "%zmm")
 
 
 def _check_scalar_flags(flags_fn: Callable[[], list]) -> str:
-    flags = list(flags_fn())
+    answer = flags_fn()
+    if isinstance(answer, str):
+        raise ExerciseFailed(f"return a list of flags, one string each, e.g. "
+                             f"{answer.split() or ['-fno-...']!r}; got the string {answer!r}")
+    if not isinstance(answer, list | tuple) or not all(isinstance(f, str) for f in answer):
+        raise ExerciseFailed(f"return a list of flags (strings), e.g. ['-fno-...']; got "
+                             f"{answer!r}")
+    flags = list(answer)
+    unknown = [f for f in flags if not f.startswith("-")]
+    if unknown:
+        raise ExerciseFailed(f"{unknown[0]!r} is not a gcc flag: every flag starts with '-'")
     bad = [f for f in flags if f.startswith("-O")]
     if bad:
         raise ExerciseFailed(f"keep -O2 and switch off just the one optimization that hurts; "
