@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import re
 from collections.abc import Callable
+from functools import partial
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,7 +16,6 @@ from ..checks import check_sorted, standard_cases
 from ..sandbox import run_in_child
 from ..sorts import c_bubble
 from .core import Exercise, ExerciseFailed, MultipleChoice
-
 
 _SIGNATURE = "void bubble_sort(int *a, int n)"
 _INT = {"int", "int32_t", "signed", "signed int"}
@@ -40,7 +40,7 @@ def require_bubble_sort(source: str) -> None:
     if "bubble_sort" not in found:
         static = re.search(r"\bstatic\b[^;{]*\bbubble_sort\s*\(", source)
         raise ExerciseFailed(
-            f"your C defines no function bubble_sort that a library exports"
+            "your C defines no function bubble_sort that a library exports"
             + (" (yours is `static`: remove that word, so that Python can call it)" if static
                else f"; the functions it defines: {', '.join(found) or 'none'}")
             + f". The check calls `{_SIGNATURE}`")
@@ -55,7 +55,7 @@ def require_bubble_sort(source: str) -> None:
                if any("long" in t for t, _ in types) else ""))
 
 
-def _check_c_source(source_fn: Callable[[], str]) -> str:
+def _check_c_source(source_fn: Callable[[], str], descending: bool = False) -> str:
     source = source_fn()
     require_bubble_sort(source)
     for flags in (("-O1",), ("-O2",)):
@@ -72,8 +72,11 @@ def _check_c_source(source_fn: Callable[[], str]) -> str:
                          crash_hint="Most likely a read or write outside the array: with "
                                     "n keys the last valid index is n - 1, so a[j + 1] needs "
                                     "j < n - 1.")
-            check_sorted(name, keys, out, what=f"your C bubble_sort at {' '.join(flags)}")
-    return "compiles and sorts every input at -O1 and -O2"
+            check_sorted(name, keys, out, what=f"your C bubble_sort at {' '.join(flags)}",
+                         descending=descending)
+    order = " descending" if descending else ""
+    return (f"compiles and sorts every input{order} at -O1 and -O2 (n up to 51, in a child "
+            f"process)")
 
 
 _VECTOR_HINTS = ("%xmm", "%ymm", "%zmm")
@@ -142,6 +145,11 @@ lab02 = SimpleNamespace(
     c_source=Exercise("Lab 02", "bubble sort in C",
                       "bubble_sort_source() returns C source defining "
                       "void bubble_sort(int32_t *a, int32_t n)", _check_c_source),
+    # The graded variant (docs/instructors.md): kernels/c/bubble_sort.c answers c_source.
+    c_source_descending=Exercise(
+        "Lab 02", "bubble sort in C, descending",
+        "bubble_sort_source() returns C source defining void bubble_sort(int32_t *a, int32_t n) "
+        "that sorts largest first", partial(_check_c_source, descending=True)),
     scalar_flags=Exercise("Lab 02", "flags that keep the swap scalar",
                           "scalar_flags() returns the gcc flags that, added to -O2, stop the "
                           "swap from being vectorized", _check_scalar_flags),

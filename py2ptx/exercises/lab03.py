@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
+from functools import partial
 from types import SimpleNamespace
 
 import numpy as np
@@ -110,7 +111,7 @@ def numba_ptx_problem(kernel) -> tuple[str | None, str]:
             f"{said}"), ""
 
 
-def _check_numba_kernel(kernel) -> str:
+def _check_numba_kernel(kernel, descending: bool = False) -> str:
     """The student's numba.cuda kernel ``step(a, phase)``, launched n times per sort."""
     cuda = numba_cuda()
     if not hasattr(kernel, "__getitem__"):
@@ -144,7 +145,7 @@ def _check_numba_kernel(kernel) -> str:
         return d.copy_to_host()
 
     for name, keys in cases.items():
-        _check_with_size_hint(run, name, keys, threads,
+        _check_with_size_hint(run, name, keys, threads, descending=descending,
                               what=f"n launches of your kernel (blocks of {threads} threads)")
     if numba_simulated():
         ran = (f"sorts every input in Numba's CUDA simulator (Python threads, n up to 70, "
@@ -155,20 +156,22 @@ def _check_numba_kernel(kernel) -> str:
 
 
 def _check_with_size_hint(run: Callable[[np.ndarray], np.ndarray], name: str,
-                          keys: np.ndarray, threads: int, what: str) -> None:
+                          keys: np.ndarray, threads: int, what: str,
+                          descending: bool = False) -> None:
     """check_sorted, and if it fails, say whether sizes that fill whole blocks pass.
 
     The classic GPU bug -- the last, partly filled block handled wrong -- gives right
     answers exactly when n fills whole blocks; saying so points at the bug directly.
     """
     try:
-        check_sorted(name, keys, run(keys), what=what)
+        check_sorted(name, keys, run(keys), what=what, descending=descending)
     except WrongResult as err:
         whole = [2 * threads * m for m in (1, 2, 3)]
         try:
             for n in whole:
                 sample = np.random.default_rng(n).integers(-999, 999, n, dtype=np.int32)
-                check_sorted(f"random, n = {n}", sample, run(sample), what=what)
+                check_sorted(f"random, n = {n}", sample, run(sample), what=what,
+                             descending=descending)
         except WrongResult:
             raise err from None
         if keys.size in whole:
@@ -180,7 +183,7 @@ def _check_with_size_hint(run: Callable[[np.ndarray], np.ndarray], name: str,
             f"division drops the remainder), or a missing `if (i + 1 < n)`.") from None
 
 
-def _check_shared_source(source_fn: Callable[[], str]) -> str:
+def _check_shared_source(source_fn: Callable[[], str], descending: bool = False) -> str:
     """CUDA C ``odd_even_shared(int *a, int n)``: compiled for sm_90 and sm_75, then run
     on CPU threads at small n (and on the GPU, where there is one)."""
     source = source_fn()
@@ -200,7 +203,7 @@ def _check_shared_source(source_fn: Callable[[], str]) -> str:
             return out
 
         for name, keys in cases.items():
-            _check_with_size_hint(run, name, keys, threads,
+            _check_with_size_hint(run, name, keys, threads, descending=descending,
                                   what=f"your kernel on CPU threads (1 block of {threads} "
                                        f"threads)")
     ran = (f"sorted every input on CPU threads (n up to {max(k.size for k in cases.values())}, "
@@ -212,7 +215,8 @@ def _check_shared_source(source_fn: Callable[[], str]) -> str:
         keys = np.random.default_rng(4).integers(-10**6, 10**6, 5000, dtype=np.int32)
         d = cp.asarray(keys)
         kernel(1, 1024, d, np.int32(keys.size), shared_mem=4 * keys.size)
-        check_sorted("random, n = 5000", keys, cp.asnumpy(d), what="your kernel on the GPU")
+        check_sorted("random, n = 5000", keys, cp.asnumpy(d), what="your kernel on the GPU",
+                     descending=descending)
         gpu = f"sorted n = 5000 on the GPU ({_gpu_name()})"
     return f"{compiled}, exported as odd_even_shared; {where_run(ran, gpu)}"
 
@@ -228,4 +232,14 @@ lab03 = SimpleNamespace(
     shared_source=Exercise("Lab 03", "odd-even sort in shared memory, CUDA C",
                            "shared_source() returns CUDA C defining extern \"C\" __global__ "
                            "void odd_even_shared(int *a, int n)", _check_shared_source),
+    # The graded variants (docs/instructors.md): py2ptx/kernels/cuda answers both above.
+    numba_kernel_descending=Exercise(
+        "Lab 03", "odd-even step in numba.cuda, descending",
+        "write the @cuda.jit kernel odd_even_step(a, phase) of a sort that puts the largest "
+        "key first", partial(_check_numba_kernel, descending=True)),
+    shared_source_descending=Exercise(
+        "Lab 03", "odd-even sort in shared memory, CUDA C, descending",
+        "shared_source() returns CUDA C defining extern \"C\" __global__ void "
+        "odd_even_shared(int *a, int n) that sorts largest first",
+        partial(_check_shared_source, descending=True)),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from types import SimpleNamespace
 
 import numpy as np
@@ -31,7 +32,7 @@ from .ptx_twin import NoTwin, c_twin
 _GUARD_N, _GUARD_THREADS, _CANARY = 77, 32, np.iinfo(np.int32).min
 
 
-def _run_guard_on_cpu(source: str) -> str:
+def _run_guard_on_cpu(source: str, descending: bool = False) -> str:
     """The student's step on CPU threads, its asm replaced by the exact C twin: n phases
     on an array with canaries after its n keys. Returns what was run, or why not."""
     try:
@@ -57,7 +58,7 @@ def _run_guard_on_cpu(source: str) -> str:
             f"a[{n + int(past[0])}], past the end of the array (n = {n}; {blocks} blocks x "
             f"{threads} threads for {n // 2} pairs). A thread whose pair is not inside the "
             f"array must do nothing: `if (i + 1 < n)`.")
-    check_sorted(f"random, n = {n}", keys, buffer[:n],
+    check_sorted(f"random, n = {n}", keys, buffer[:n], descending=descending,
                  what=f"{n} launches of your step on CPU threads (asm replaced by its exact C "
                       f"twin)")
     return (f"its bounds guard and sort ran on CPU threads with your asm replaced by its exact "
@@ -65,7 +66,7 @@ def _run_guard_on_cpu(source: str) -> str:
             f"written past a[{n - 1}])")
 
 
-def _check_ptx_step(source_fn: Callable[[], str]) -> str:
+def _check_ptx_step(source_fn: Callable[[], str], descending: bool = False) -> str:
     """``odd_even_step(int *a, int n, int phase)`` whose compare-and-swap is inline PTX."""
     source = source_fn()
     if not asm_lines(source):
@@ -80,7 +81,7 @@ def _check_ptx_step(source_fn: Callable[[], str]) -> str:
     if not any(op.startswith(("IMNMX", "VIMNMX")) for op in ops):
         raise ExerciseFailed("the SASS has no IMNMX/VIMNMX (integer min/max) instruction: is "
                              "the result of your asm used?")
-    cpu = _run_guard_on_cpu(source)
+    cpu = _run_guard_on_cpu(source, descending)
     gpu = None
     loaded = gpu_kernel(source, "odd_even_step")
     if loaded is not None:
@@ -89,7 +90,8 @@ def _check_ptx_step(source_fn: Callable[[], str]) -> str:
         d = cp.asarray(keys)
         for phase in range(keys.size):
             step((keys.size // 2 + 127) // 128, 128, d, np.int32(keys.size), np.int32(phase & 1))
-        check_sorted("random, n = 777", keys, cp.asnumpy(d), what="your kernel on the GPU")
+        check_sorted("random, n = 777", keys, cp.asnumpy(d), what="your kernel on the GPU",
+                     descending=descending)
         gpu = f"sorted n = 777 on the GPU ({doctor.probe().gpu.get('name', 'a GPU')})"
     return (f"{compiled} (ptxas assembled your PTX and made min/max instructions of it); "
             f"{where_run(cpu, gpu)}")
@@ -135,6 +137,13 @@ lab04 = SimpleNamespace(
     ptx_step=Exercise("Lab 04", "compare-and-swap in inline PTX",
                       "ptx_step_source() returns CUDA C whose odd_even_step(int *a, int n, "
                       "int phase) swaps with min.s32/max.s32 in asm", _check_ptx_step),
+    # The graded variant (docs/instructors.md): kernels/cuda/11_odd_even_inline_ptx.cu has
+    # the ascending compare-and-swap in inline PTX.
+    ptx_step_descending=Exercise(
+        "Lab 04", "compare-and-swap in inline PTX, descending",
+        "ptx_step_source() returns CUDA C whose odd_even_step(int *a, int n, int phase) puts "
+        "the larger key first, with min.s32/max.s32 in asm",
+        partial(_check_ptx_step, descending=True)),
     whoami=Exercise("Lab 04", "special registers",
                     "whoami_source() returns CUDA C whose whoami(unsigned *sm, unsigned *lane) "
                     "stores %smid and %laneid for every thread", _check_whoami),
