@@ -646,7 +646,7 @@ def test_a_failed_check_shows_its_message_not_the_traceback(monkeypatch):
 def test_py2ptx_full_traceback_shows_the_frames_and_the_checkers_error(monkeypatch):
     shown = _ipython_shows(monkeypatch, PY2PTX_FULL_TRACEBACK="1")
     assert "Traceback" in shown, shown
-    assert "lab01.py" in shown and "_check_swaps_reversed" in shown, shown  # the chained cause
+    assert "lab01.py" in shown and "_check_swaps_formula" in shown, shown  # the chained cause
     assert "ExerciseFailed: Lab 01, swaps on a reversed input: for n=1" in shown
 
 

@@ -287,6 +287,11 @@ def require_exported(source: str, kernel: str) -> None:
                          f"{', '.join(entries) or 'none'}")
 
 
+def gpu_name() -> str:
+    """The GPU a check ran on, as its ✓ line names it."""
+    return doctor.probe().gpu.get("name", "a GPU")
+
+
 def where_run(ran_on_cpu: str, gpu: str | None) -> str:
     """The end of a ✓ line: what ran where, and that nothing ran on a GPU when none did."""
     if gpu is not None:

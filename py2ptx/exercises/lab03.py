@@ -18,7 +18,6 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .. import doctor
 from ..checks import WrongResult, check_sorted, standard_cases
 from ..cuda_on_cpu import run_on_cpu
 from ..gpu import numba_cuda, numba_simulated
@@ -28,6 +27,7 @@ from .core import (
     ExerciseFailed,
     compile_for_both,
     gpu_kernel,
+    gpu_name,
     require_exported,
     require_params,
     where_run,
@@ -217,12 +217,9 @@ def _check_shared_source(source_fn: Callable[[], str], descending: bool = False)
         kernel(1, 1024, d, np.int32(keys.size), shared_mem=4 * keys.size)
         check_sorted("random, n = 5000", keys, cp.asnumpy(d), what="your kernel on the GPU",
                      descending=descending)
-        gpu = f"sorted n = 5000 on the GPU ({_gpu_name()})"
+        gpu = f"sorted n = 5000 on the GPU ({gpu_name()})"
     return f"{compiled}, exported as odd_even_shared; {where_run(ran, gpu)}"
 
-
-def _gpu_name() -> str:
-    return doctor.probe().gpu.get("name", "a GPU")
 
 
 lab03 = SimpleNamespace(

@@ -21,6 +21,7 @@ from .core import (
     ExerciseFailed,
     compile_for_both,
     gpu_kernel,
+    gpu_name,
     require_exported,
     require_params,
     where_run,
@@ -92,7 +93,7 @@ def _check_ptx_step(source_fn: Callable[[], str], descending: bool = False) -> s
             step((keys.size // 2 + 127) // 128, 128, d, np.int32(keys.size), np.int32(phase & 1))
         check_sorted("random, n = 777", keys, cp.asnumpy(d), what="your kernel on the GPU",
                      descending=descending)
-        gpu = f"sorted n = 777 on the GPU ({doctor.probe().gpu.get('name', 'a GPU')})"
+        gpu = f"sorted n = 777 on the GPU ({gpu_name()})"
     return (f"{compiled} (ptxas assembled your PTX and made min/max instructions of it); "
             f"{where_run(cpu, gpu)}")
 
@@ -127,7 +128,7 @@ def _check_whoami(source_fn: Callable[[], str]) -> str:
         count = doctor.probe().gpu.get("sms", 0)
         if count and sms.max() >= count:
             raise ExerciseFailed(f"an SM id of {sms.max()} on a GPU with {count} SMs")
-        ran = (f"ran on the GPU ({doctor.probe().gpu.get('name', 'a GPU')}): "
+        ran = (f"ran on the GPU ({gpu_name()}): "
                f"{len(set(sms.tolist()))} different SMs ran its {blocks} blocks")
     return (f"{compiled}; its SASS reads both special registers (S2R SR_VIRTUALSMID, "
             f"SR_LANEID); " + where_run("not run on CPU threads (a CPU has no %smid)", ran))
