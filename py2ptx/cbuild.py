@@ -204,6 +204,9 @@ def compile_errors(log: str, text: str, file: str) -> list[CError]:
                 out[-1] = CError(last.file, last.line, last.message, last.quote,
                                  last.fix or _capital(m.group("message").rstrip(".")))
             continue
+        if any(e.file == name and e.line == number and e.message == m.group("message")
+               for e in out):
+            continue  # gcc says it again for the second use on the same line
         theirs = lines.get(name, {}) if not name.startswith("py2ptx-prelude-") else {}
         out.append(CError(name, number, m.group("message"), theirs.get(number, "").rstrip(),
                           _missing_before(m.group("message"), number, theirs)))

@@ -211,9 +211,9 @@ def _compile_text(text: str, name: str, arch: str, options: tuple[str, ...], wan
         lib.nvrtcGetProgramLog(prog, log)
         log_text = log.value.decode(errors="replace").strip()
         if result != 0:
-            where = ""
+            where = _nvrtc_hints(text, name, log_text)
             if want == "cubin" and "ptxas" in log_text:
-                where = _inline_ptx_culprit(text, name, arch, options, log_text)
+                where += _inline_ptx_culprit(text, name, arch, options, log_text)
             raise CudaCompileError(
                 f"NVRTC {find_nvrtc().version} could not compile {name} for {target}:\n"
                 f"{where}{log_text}",
@@ -226,6 +226,34 @@ def _compile_text(text: str, name: str, arch: str, options: tuple[str, ...], wan
         return buf.raw
     finally:
         lib.nvrtcDestroyProgram(ctypes.byref(prog))
+
+
+_NVRTC_ERROR = re.compile(r"^(?P<file>[^\s(]+)\((?P<line>\d+)\): error: (?P<message>.*)$",
+                          re.MULTILINE)
+
+
+def _nvrtc_hints(text: str, name: str, log: str) -> str:
+    """A sentence for the NVRTC errors whose cause is elsewhere than their line says:
+    a ';' missing at the end of the line before, an asm operand that names no operand."""
+    lines = text.splitlines()
+    out = []
+    for m in _NVRTC_ERROR.finditer(log):
+        number, message = int(m.group("line")), m.group("message")
+        if m.group("file") != name:
+            continue
+        if message.strip() == 'expected a ";"':
+            before = [k for k in range(1, min(number, len(lines) + 1))
+                      if lines[k - 1].strip()]
+            # NVRTC names the line of the token it met; the ';' belongs after the line
+            # before, unless that line ends a statement or a block already.
+            if before and not lines[before[-1] - 1].rstrip().endswith((";", "{", "}", ",")):
+                k = before[-1]
+                out.append(f"{name} line {number}: expected a \";\" -- the ';' is probably "
+                           f"missing at the end of line {k}: `{lines[k - 1].strip()}`")
+        elif "asm operand index requested is larger" in message:
+            out.append(f"{name} line {number}: an operand %N in your asm names no operand: with "
+                       f"k outputs and m inputs the operands are %0 ... %(k+m-1), outputs first")
+    return "\n".join(out) + ("\n\n" if out else "")
 
 
 _PTXAS_LINE = re.compile(r"ptxas[^\n]*?, line (\d+); (?:error|fatal)\s*:\s*(.*)")

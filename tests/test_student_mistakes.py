@@ -38,6 +38,7 @@ C_SORT = _solution("02", "bubble_sort_source")()
 PTX_STEP = _solution("04", "ptx_step_source")()
 SHARED = _solution("03", "shared_source")()
 GUARD = "if (i + 1 < n)"
+SECOND_INPUT = '"r"(a[i + 1])'
 PTX_LAST = '"max.s32 %1, %2, %3;"'
 assert GUARD in PTX_STEP and PTX_LAST in PTX_STEP and 'extern "C" ' in SHARED
 
@@ -158,6 +159,34 @@ MISTAKES = [
     ("inline PTX: no extern \"C\" (lab 04)",
      lambda: lab04.ptx_step.check(lambda: PTX_STEP.replace('extern "C" ', "")), ExerciseFailed,
      ["exported as `_Z13odd_even_stepPiii`", "write `extern \"C\"`"]),
+    ("C: <stdint.h> not included",
+     lambda: lab02.c_source.check(lambda: C_SORT.replace("#include <stdint.h>", "")),
+     cbuild.CCompileError,
+     ["(line 4: unknown type name 'int32_t' -- 'int32_t' is defined in header '<stdint.h>'; "
+      "did you forget to '#include <stdint.h>'?)"]),
+    ("CUDA C: the kernel misnamed",
+     lambda: lab03.shared_source.check(lambda: SHARED.replace("void odd_even_shared",
+                                                              "void odd_even_sort")),
+     ExerciseFailed, ["no kernel named 'odd_even_shared' in this source; its kernels are: "
+                      "odd_even_sort. The check launches `extern \"C\" __global__ void "
+                      "odd_even_shared(int *a, int n)`"]),
+    ("CUDA C: a ';' missing (NVRTC names the next line)",
+     lambda: lab03.shared_source.check(lambda: SHARED.replace("keys[i] = a[i];",
+                                                              "keys[i] = a[i]")),
+     cudatools.CudaCompileError,
+     [f"cell.cu line {_line_of(SHARED, 'keys[i] = a[i]') + 1}: expected a \";\" -- the ';' is "
+      f"probably missing at the end of line {_line_of(SHARED, 'keys[i] = a[i]')}: "
+      f"`keys[i] = a[i]`"]),
+    ("inline PTX: an operand number past the last operand",
+     lambda: lab04.ptx_step.check(lambda: PTX_STEP.replace(PTX_LAST, '"max.s32 %1, %2, %4;"')),
+     cudatools.CudaCompileError,
+     [f"cell.cu line {_line_of(PTX_STEP, 'asm(')}: an operand %N in your asm names no operand",
+      "the operands are %0 ... %(k+m-1), outputs first"]),
+    ("inline PTX: a 64-bit constraint for a 32-bit value",
+     lambda: lab04.ptx_step.check(lambda: PTX_STEP.replace('"r"(a[i + 1])', '"l"(a[i + 1])')),
+     cudatools.CudaCompileError,
+     [f"cell.cu({_line_of(PTX_STEP, SECOND_INPUT)}): error: asm operand type size(4) does "
+      f"not match type/size implied by constraint 'l'"]),
     ("a .ptx file with a misspelled instruction", _bad_ptx_file, cudatools.CudaCompileError,
      ["mine.ptx line", "Not a name of any known instruction: 'mni'", "| mni.s32"]),
 ]
@@ -174,7 +203,8 @@ def test_a_student_mistake_gets_the_problem_the_line_and_the_fix(call, kind, phr
     assert "Traceback" not in message and "/tmp/" not in message
 
 
-@pytest.mark.parametrize("call", [MISTAKES[0][1], MISTAKES[12][1]], ids=["gcc", "ptxas"])
+@pytest.mark.parametrize("call", [MISTAKES[0][1], MISTAKES[12][1], MISTAKES[-3][1]],
+                         ids=["gcc", "ptxas", "nvrtc"])
 def test_a_compile_error_in_a_self_check_shows_as_its_message_alone(call):
     with pytest.raises(Exception) as info:
         call()

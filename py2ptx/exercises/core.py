@@ -254,7 +254,10 @@ def require_params(source: str, kernel: str, expected: list[str], declaration: s
                    why: str = "") -> None:
     """Refuse a kernel whose parameters are not ``expected`` (``["int *a", "int n"]``),
     naming the ``declaration`` to write and the parameters the student's kernel has."""
-    params = [str(p) for p in kernel_params(source, kernel)]
+    try:
+        params = [str(p) for p in kernel_params(source, kernel)]
+    except KeyError as err:
+        raise ExerciseFailed(f"{err.args[0]}. The check launches {declaration}") from None
     if params != list(expected):
         raise ExerciseFailed(f"the kernel must be {declaration}{why}; "
                              f"yours takes ({', '.join(params)})")
