@@ -10,6 +10,7 @@ phrase and the report that quotes it together.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import json
 from pathlib import Path
 
@@ -90,6 +91,17 @@ def _float64_to_c():
 def _bad_ptx_file():
     text = (cudatools.KERNELS / "cuda" / "7b_odd_even_step.ptx").read_text()
     cudatools.assemble_ptx(text.replace("        min.s32", "        mni.s32", 1), name="mine.ptx")
+
+
+def _counting_swaps(n: int) -> int:
+    keys = list(range(n, 0, -1))
+    swaps = 0
+    for end in range(n - 1, 0, -1):
+        for j in range(end):
+            if keys[j] > keys[j + 1]:
+                keys[j], keys[j + 1] = keys[j + 1], keys[j]
+                swaps += 1
+    return swaps
 
 
 MISTAKES = [
@@ -187,6 +199,18 @@ MISTAKES = [
      cudatools.CudaCompileError,
      [f"cell.cu({_line_of(PTX_STEP, SECOND_INPUT)}): error: asm operand type size(4) does "
       f"not match type/size implied by constraint 'l'"]),
+    ("C: a size_t count",
+     lambda: lab02.c_source.check(lambda: C_SORT.replace("int32_t n", "size_t n")),
+     ExerciseFailed, ["yours takes (int32_t *a, size_t n), and size_t is 64 bits here: the "
+                      "32-bit count would arrive with an undefined upper half"]),
+    ("inline PTX: unsigned min/max for signed keys",
+     lambda: lab04.ptx_step.check(lambda: PTX_STEP.replace(".s32", ".u32")), ExerciseFailed,
+     ["use the PTX instructions min.s32 and max.s32 in your asm: .u32 compares the bits as "
+      "unsigned, so a negative key would count as larger than every positive one"]),
+    ("Python: a formula answered by counting (too slow for n = 65,536)",
+     lambda: dataclasses.replace(lab01.swaps_reversed, budget_s=0.5).check(_counting_swaps),
+     ExerciseFailed, ["the self-check was stopped after 0.5 s",
+                      "a formula in n answers at once", "Write the answer in n alone"]),
     ("a .ptx file with a misspelled instruction", _bad_ptx_file, cudatools.CudaCompileError,
      ["mine.ptx line", "Not a name of any known instruction: 'mni'", "| mni.s32"]),
 ]
@@ -203,7 +227,12 @@ def test_a_student_mistake_gets_the_problem_the_line_and_the_fix(call, kind, phr
     assert "Traceback" not in message and "/tmp/" not in message
 
 
-@pytest.mark.parametrize("call", [MISTAKES[0][1], MISTAKES[12][1], MISTAKES[-3][1]],
+_BY_NAME = {m[0]: m[1] for m in MISTAKES}
+
+
+@pytest.mark.parametrize("call", [_BY_NAME["C: a ';' missing at the end of a line"],
+                                  _BY_NAME["inline PTX: a misspelled instruction"],
+                                  _BY_NAME["CUDA C: a ';' missing (NVRTC names the next line)"]],
                          ids=["gcc", "ptxas", "nvrtc"])
 def test_a_compile_error_in_a_self_check_shows_as_its_message_alone(call):
     with pytest.raises(Exception) as info:
@@ -242,6 +271,15 @@ def test_asm_without_an_exact_c_twin_is_said_not_run():
     assert ("not run on CPU threads: the instruction `add.s32 %0, %0, 0` has no exact C twin "
             "here (min.s32, max.s32 and mov have), so the bounds guard was not checked"
             ) in message
+
+
+def test_kernel_parameters_may_have_other_names(capsys):
+    renamed = SHARED.replace("int *a, int n", "int *keys_in, int count").replace(
+        "a[i]", "keys_in[i]").replace("< n", "< count")
+    lab03.shared_source.check(lambda: renamed)
+    assert "✓ Lab 03, odd-even sort in shared memory" in capsys.readouterr().out
+    with pytest.raises(ExerciseFailed, match=r"yours takes \(int \*a, long long n\)"):
+        lab03.shared_source.check(lambda: SHARED.replace("int n)", "long long n)"))
 
 
 def test_a_numba_kernel_that_compiles_says_so(capsys):

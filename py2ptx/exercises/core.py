@@ -156,6 +156,8 @@ class Exercise:
     checker: Callable  # answer -> summary line; raises ExerciseFailed / WrongResult
     #: Seconds the whole self-check may take; the reference answer needs a small fraction.
     budget_s: float = 30.0
+    #: What to say when the check runs past ``budget_s`` (default: look for an endless loop).
+    too_long: str = ""
 
     def check(self, answer) -> None:
         """Print a ✓ line, or raise with a message that says which input failed and how.
@@ -165,7 +167,7 @@ class Exercise:
         """
         cause = full_traceback()
         try:
-            with time_budget(self.budget_s, _CHECK_TOO_LONG, error=ExerciseFailed,
+            with time_budget(self.budget_s, self.too_long or _CHECK_TOO_LONG, error=ExerciseFailed,
                              what=f"{self.lab}, {self.name}: the self-check"):
                 summary = self.checker(answer)
         except NotImplementedError as err:
@@ -250,17 +252,24 @@ class MultipleChoice:
 # --------------------------------------------------------------------------- GPU kernels
 
 
+def _kinds(params) -> list[tuple[str, bool]]:
+    """Parameters as what a launch passes: (type, pointer?); names do not matter."""
+    return [({"unsigned": "unsigned int"}.get(p.ctype, p.ctype), p.pointer) for p in params]
+
+
 def require_params(source: str, kernel: str, expected: list[str], declaration: str,
                    why: str = "") -> None:
-    """Refuse a kernel whose parameters are not ``expected`` (``["int *a", "int n"]``),
-    naming the ``declaration`` to write and the parameters the student's kernel has."""
+    """Refuse a kernel whose parameters' types are not those of ``expected``
+    (``["int *a", "int n"]``; the names may differ), naming the ``declaration`` to write
+    and the parameters the student's kernel has."""
     try:
-        params = [str(p) for p in kernel_params(source, kernel)]
+        params = kernel_params(source, kernel)
     except KeyError as err:
         raise ExerciseFailed(f"{err.args[0]}. The check launches {declaration}") from None
-    if params != list(expected):
+    want = kernel_params(f"__global__ void {kernel}({', '.join(expected)})", kernel)
+    if _kinds(params) != _kinds(want):
         raise ExerciseFailed(f"the kernel must be {declaration}{why}; "
-                             f"yours takes ({', '.join(params)})")
+                             f"yours takes ({', '.join(map(str, params))})")
 
 
 def compile_for_both(source: str) -> str:

@@ -103,6 +103,10 @@ def _check_swaps_formula(formula: Callable[[int], int], make=_reversed,
 _check_swaps_reversed = _check_swaps_formula
 
 
+_FORMULA_TOO_LONG = (f"The check asks for n up to {_REVERSED_SIZES[-1]:,}: a formula in n answers "
+                     f"at once, while sorting or counting the keys one pair at a time takes "
+                     f"hours. Write the answer in n alone, without a loop.")
+
 lab01 = SimpleNamespace(
     early_exit=Exercise("Lab 01", "early exit and swap counter",
                         "bubble_sort_early_exit(a) sorts the list a in place and returns "
@@ -116,12 +120,13 @@ lab01 = SimpleNamespace(
         partial(_check_early_exit, descending=True)),
     swaps_reversed=Exercise("Lab 01", "swaps on a reversed input",
                             "swaps_reversed(n) returns how many swaps bubble sort makes on "
-                            "n keys in reversed order", _check_swaps_reversed),
+                            "n keys in reversed order", _check_swaps_reversed,
+                            too_long=_FORMULA_TOO_LONG),
     # The graded variant: notebook 01 derives the reversed case's formula; this one is not.
     swaps_halves=Exercise(
         "Lab 01", "swaps on two halves swapped",
         "swaps_halves(n) returns how many swaps bubble sort makes on the keys n//2 + 1, ..., n "
         "followed by 1, ..., n//2 (e.g. [3, 4, 5, 1, 2])",
         partial(_check_swaps_formula, make=_halves_swapped, what="the two halves swapped",
-                example="[2, 3, 1]")),
+                example="[2, 3, 1]"), too_long=_FORMULA_TOO_LONG),
 )

@@ -19,6 +19,8 @@ from .core import Exercise, ExerciseFailed, MultipleChoice
 
 _SIGNATURE = "void bubble_sort(int *a, int n)"
 _INT = {"int", "int32_t", "signed", "signed int"}
+_WIDE = {"long", "long int", "long long", "unsigned long", "size_t", "ssize_t", "int64_t",
+         "uint64_t", "long long int", "double"}
 
 
 def _c_type(param: str) -> tuple[str, bool]:
@@ -51,8 +53,10 @@ def require_bubble_sort(source: str) -> None:
         raise ExerciseFailed(
             f"bubble_sort must be `{_SIGNATURE}` (int32_t works too): the check passes an "
             f"int32 array and an int32 count; yours takes ({', '.join(params)})"
-            + (", and long is 64 bits here, so it would read two keys as one"
-               if any("long" in t for t, _ in types) else ""))
+            + next(((f", and {t} is 64 bits here: `{t} *` would read two keys as one" if ptr
+                     else f", and {t} is 64 bits here: the 32-bit count would arrive with an "
+                          f"undefined upper half")
+                    for t, ptr in types if t in _WIDE), ""))
 
 
 def _check_c_source(source_fn: Callable[[], str], descending: bool = False) -> str:

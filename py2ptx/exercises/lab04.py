@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import doctor
 from ..cbuild import CCompileError
-from ..checks import check_sorted
+from ..checks import WrongResult, check_sorted
 from ..cuda_on_cpu import run_schedule_on_cpu
 from ..cudatools import sass_by_kernel, sass_for, sass_opcode
 from ..kernels import asm_lines
@@ -59,9 +59,16 @@ def _run_guard_on_cpu(source: str, descending: bool = False) -> str:
             f"a[{n + int(past[0])}], past the end of the array (n = {n}; {blocks} blocks x "
             f"{threads} threads for {n // 2} pairs). A thread whose pair is not inside the "
             f"array must do nothing: `if (i + 1 < n)`.")
-    check_sorted(f"random, n = {n}", keys, buffer[:n], descending=descending,
-                 what=f"{n} launches of your step on CPU threads (asm replaced by its exact C "
-                      f"twin)")
+    try:
+        check_sorted(f"random, n = {n}", keys, buffer[:n], descending=descending,
+                     what=f"{n} launches of your step on CPU threads (asm replaced by its exact "
+                          f"C twin)")
+    except WrongResult as err:
+        if re.search(r"m(in|ax)\.u32", source):
+            raise WrongResult(f"{err}\nmin.u32/max.u32 compare the bits as unsigned, so a "
+                              f"negative key counts as larger than every positive one: keys "
+                              f"are int, use min.s32 and max.s32.") from None
+        raise
     return (f"its bounds guard and sort ran on CPU threads with your asm replaced by its exact "
             f"C twin (n = {n}, {blocks} blocks x {threads} threads, {n} launches; nothing "
             f"written past a[{n - 1}])")
@@ -73,7 +80,9 @@ def _check_ptx_step(source_fn: Callable[[], str], descending: bool = False) -> s
     if not asm_lines(source):
         raise ExerciseFailed("the compare-and-swap must be written in inline PTX: asm(...)")
     if not re.search(r"m(in|ax)\.s32", source):  # also after "\n\t" inside one string
-        raise ExerciseFailed("use the PTX instructions min.s32 and max.s32 in your asm")
+        unsigned = (": .u32 compares the bits as unsigned, so a negative key would count as "
+                    "larger than every positive one" if re.search(r"m(in|ax)\.u32", source) else "")
+        raise ExerciseFailed(f"use the PTX instructions min.s32 and max.s32 in your asm{unsigned}")
     require_params(source, "odd_even_step", ["int *a", "int n", "int phase"],
                    "odd_even_step(int *a, int n, int phase)")
     compiled = compile_for_both(source)  # ptxas inside NVRTC checks every asm line

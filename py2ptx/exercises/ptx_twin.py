@@ -1,8 +1,9 @@
 """Inline PTX replaced by its exact C twin, so that a lab's kernel can run on CPU threads.
 
 The CPU runner compiles CUDA C as C, and C has no PTX: an ``asm(...)`` statement cannot run
-there. For the few instructions whose meaning C states exactly -- ``min.s32``, ``max.s32``
-(signed 32-bit minimum and maximum, PTX ISA "Integer Arithmetic Instructions: min, max")
+there. For the few instructions whose meaning C states exactly -- ``min``/``max`` ``.s32`` and
+``.u32`` (32-bit minimum and maximum, signed or unsigned: PTX ISA "Integer Arithmetic
+Instructions: min, max")
 and ``mov.{b32,s32,u32}`` between registers or from an immediate -- the statement is
 rewritten as C that computes the same values from the same operands; every other line of
 the kernel (its indexing, its bounds guard, its loads and stores) is the student's own.
@@ -18,7 +19,10 @@ import re
 
 from ..kernels import strip_comments
 
-_EXACT = {"min.s32": "({a} < {b} ? {a} : {b})", "max.s32": "({a} > {b} ? {a} : {b})"}
+_EXACT = {"min.s32": "({a} < {b} ? {a} : {b})", "max.s32": "({a} > {b} ? {a} : {b})",
+          # unsigned: the same bits compared as unsigned, as the .u32 forms compare them
+          "min.u32": "((unsigned){a} < (unsigned){b} ? {a} : {b})",
+          "max.u32": "((unsigned){a} > (unsigned){b} ? {a} : {b})"}
 _MOVES = ("mov.b32", "mov.s32", "mov.u32")
 
 
