@@ -101,6 +101,27 @@ def compiler_version() -> str:
     return out.stdout.splitlines()[0] if out.stdout else "unknown"
 
 
+class FlagsError(TypeError):
+    """Compiler flags given as something other than a list of strings."""
+
+
+def _flags(flags) -> tuple[str, ...]:
+    """``flags`` as a tuple of strings; one string (``"-O2 -fno-tree-vectorize"``) is
+    refused with the list to write, since ``tuple("-O2")`` would be ``('-', 'O', '2')``."""
+    if isinstance(flags, str):
+        raise FlagsError(f"flags must be a list of strings, one flag each: {flags.split()!r}, "
+                         f"not the string {flags!r}")
+    flags = tuple(flags)
+    if len(flags) > 1 and all(isinstance(f, str) and len(f) == 1 for f in flags):
+        text = "".join(flags)  # a string that went through tuple() on its way here
+        raise FlagsError(f"flags must be a list of strings, one flag each: {text.split()!r}, "
+                         f"not the string {text!r}")
+    bad = [f for f in flags if not isinstance(f, str)]
+    if bad:
+        raise FlagsError(f"every flag must be a string, like '-O2'; got {bad[0]!r}")
+    return flags
+
+
 def _source(source: str | os.PathLike, name: str | None) -> tuple[str, str]:
     return read_source(source, ".c", name)
 
@@ -361,7 +382,7 @@ def build_c(
     A compile error raises :class:`CCompileError` with the compiler's message.
     """
     text, display = _source(source, name)
-    flags = tuple(flags)
+    flags = _flags(flags)
     lib_path = _compile_cached(text, display, flags, ("-shared", "-fPIC"), ".so")
     return CLibrary(lib_path, text, display, flags)
 
@@ -378,7 +399,7 @@ def asm_for(
     """The x86 assembly the C compiler makes of ``source`` (AT&T syntax), trimmed of
     assembler bookkeeping; with ``function``, only that function's body."""
     text, display = _source(source, name)
-    flags = tuple(flags)
+    flags = _flags(flags)
     asm_path = _compile_cached(text, display, flags,
                                ("-S", "-fno-asynchronous-unwind-tables"), ".s")
     lines = [ln for ln in asm_path.read_text().splitlines() if not _ASM_NOISE.match(ln)]

@@ -342,3 +342,15 @@ def test_cache_files_are_not_world_writable(cache_dir):
     lib = cbuild.build_c(ADD_ONE)
     mode = stat.S_IMODE(os.stat(lib.path).st_mode)
     assert not mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+@pytest.mark.parametrize("build", [lambda: cbuild.build_c(ADD_ONE, "-O2 -fno-tree-vectorize"),
+                                   lambda: sorts.c_bubble(np.arange(3, dtype=np.int32),
+                                                          "-O2 -fno-tree-vectorize"),
+                                   lambda: cbuild.asm_for(ADD_ONE, "-O2 -fno-tree-vectorize")],
+                         ids=["build_c", "sorts.c_bubble", "asm_for"])
+def test_flags_as_one_string_get_the_list_to_write(build):
+    with pytest.raises(cbuild.FlagsError, match=r"flags must be a list of strings, one flag "
+                                                r"each: \['-O2', '-fno-tree-vectorize'\], not "
+                                                r"the string '-O2 -fno-tree-vectorize'"):
+        build()
