@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import importlib
 import json
 from pathlib import Path
 
@@ -280,6 +281,22 @@ def test_kernel_parameters_may_have_other_names(capsys):
     assert "✓ Lab 03, odd-even sort in shared memory" in capsys.readouterr().out
     with pytest.raises(ExerciseFailed, match=r"yours takes \(int \*a, long long n\)"):
         lab03.shared_source.check(lambda: SHARED.replace("int n)", "long long n)"))
+
+
+def test_a_numba_kernel_that_calls_a_helper_from_another_cell_is_not_failed():
+    kernel = _numba_kernel("    i = 2 * cuda.grid(1) + phase\n    if i + 1 < a.shape[0]:\n"
+                           "        swap_pair(a, i)\n")
+
+    def swap_pair(a, i):  # what a helper @cuda.jit(device=True) in another cell does
+        if a[i] > a[i + 1]:
+            a[i], a[i + 1] = a[i + 1], a[i]
+
+    kernel.py_func.__globals__["swap_pair"] = swap_pair
+    module = importlib.import_module("py2ptx.exercises.lab03")  # lab03 is the exercises
+    problem, done = module.numba_ptx_problem(kernel)
+    assert problem is None
+    assert done == ("not compiled to PTX here: it uses swap_pair, defined in another cell, "
+                    "which this check does not carry over")
 
 
 def test_a_numba_kernel_that_compiles_says_so(capsys):

@@ -85,6 +85,11 @@ def numba_ptx_problem(kernel) -> tuple[str | None, str]:
                       "(it does for code that allocates memory, e.g. sorted() or np.zeros(), "
                       "which a GPU kernel cannot do either)")
 
+    missing = re.search(r"NameError: name '(\w+)' is not defined", message)
+    if missing and missing.group(1) in func.__globals__:
+        return None, (f"not compiled to PTX here: it uses {missing.group(1)}, defined in "
+                      f"another cell, which this check does not carry over")
+
     def quote(number: int) -> str:
         return f"line {number}: `{linecache.getline(code.co_filename, number).strip()}`"
 
