@@ -25,12 +25,21 @@ def test_every_variants_ptx_assembles_for_sm_90(v):
 def test_only_the_plain_path_is_built_for_sm_75():
     ptx = cudatools.ptx_for(deepseek.KERNEL_FILE, "sm_75")
     assert cudatools.assemble_ptx(ptx, "sm_75")[:4] == b"\x7fELF"
-    kernels = set(cudatools.sass_by_kernel(cudatools.sass_for(deepseek.KERNEL_FILE, "sm_75")))
-    assert kernels == {"stream_plain", "victim"}
+    inc = tuple(deepseek.cccl_include())
+    kernels = set(cudatools.sass_by_kernel(cudatools.sass_for(deepseek.KERNEL_FILE, "sm_75", inc)))
+    assert kernels == {"stream_plain", "stream_plain_nofence", "stream_plain_release",
+                       "stream_plain_nosignal", "victim", "placebo", "duo_plain"}
     runnable, skipped = deepseek.split_by_arch((7, 5))
     assert [v.key for v in runnable] == ["plain"]
     assert set(skipped) == {"nc_na_256b", "evict_first", "all_hints"}
     assert all("needs sm_80" in why and "sm_75" in why for why in skipped.values())
+    every = deepseek.VARIANTS + deepseek.CPP_VARIANTS + deepseek.SIGNAL_VARIANTS
+    runnable, skipped = deepseek.split_by_arch((7, 5), True, every)
+    assert {v.kernel for v in runnable} <= kernels
+    assert set(skipped) == {v.key for v in every if v.min_cc > (7, 5)}
+    _, skipped = deepseek.split_by_arch((9, 0), False, every)
+    assert set(skipped) == {v.key for v in deepseek.CPP_VARIANTS}
+    assert all("nvidia-cuda-cccl" in why for why in skipped.values())
 
 
 def test_the_qualifiers_show_in_sass():
@@ -43,6 +52,33 @@ def test_the_qualifiers_show_in_sass():
     # policy rides in a descriptor built from constants.
     assert sass["evict_first"]["load"][0].startswith("LDG.E.128 ")
     assert sass["evict_first"]["policy"] and not sass["plain"]["policy"]
+
+
+def test_cuda_cplusplus_says_what_the_hand_written_ptx_says():
+    # Notebook 05's side-by-side table, and issue 13's claims about CUDA C++'s words.
+    assert deepseek.cccl_include(), "the nvidia-cuda-cccl wheel is a dependency of the course"
+    rows = {r["key"]: r for r in deepseek.sass_table("sm_90")}
+    assert rows["cpp_ldg"]["sass_load"] == "LDG.E.128.CONSTANT"
+    assert (rows["cpp_ldcs"]["sass_load"], rows["cpp_ldcs"]["sass_store"]) == (
+        "LDG.E.EF.128", "STG.E.EF.128")
+    assert rows["cpp_ldcg"]["sass_load"] == "LDG.E.128.STRONG.GPU"
+    # CCCL's cuda::ptx load is DeepEP's instruction, to the last suffix.
+    assert rows["cpp_ptx_deepep"]["sass_load"] == "LDG.E.NA.LTC256B.128.CONSTANT"
+    assert rows["cpp_ptx_deepep"]["same_as"] == "nc_na_256b"
+    # annotated_ptr<streaming>: plain mnemonics, a policy descriptor in uniform registers.
+    assert rows["cpp_annotated"]["sass_load"] == "LDG.E.128" and rows["cpp_annotated"]["policy"]
+    assert rows["cpp_annotated"]["same_as"] == "evict_first"
+    assert all(r["same_as"] is None for r in rows.values() if r["words"] == "PTX")
+
+
+def test_the_signals_of_the_ablation_in_sass():
+    sass = deepseek.sass_evidence("sm_90")
+    ops = {k: [o.split()[0] for o in sass[k]["signal"]] for k in ("plain", "plain_release",
+                                                                  "plain_nofence", "plain_nosignal")}
+    assert ops["plain"] == ["MEMBAR.SC.GPU", "CCTL.IVALL", "ATOMG.E.ADD.STRONG.GPU"]
+    assert ops["plain_release"][0] == "MEMBAR.ALL.GPU" and "CCTL.IVALL" not in ops["plain_release"]
+    assert not any("MEMBAR" in o for o in ops["plain_nofence"]) and ops["plain_nofence"]
+    assert ops["plain_nosignal"] == []
 
 
 def test_the_stale_read_probe_builds_for_both_archs():
@@ -132,12 +168,19 @@ def _stand_ins(calls):
     def victim(grid, block, args, shared_mem):
         calls.append(("victim", grid[0], int(args[2]), shared_mem))
         args[4][:] = (0, 1_500_000, 0, 1_000_000)  # 1.5 million cycles in 1 ms: 1,500 MHz
+        args[5][:grid[0]] = range(1, grid[0] + 1)  # %smid of each victim block
+
+    def placebo(grid, block, args, shared_mem):
+        calls.append(("placebo", grid[0], int(args[0]), shared_mem))
+        args[1][:grid[0]] = 0
 
     def probe(grid, block, args, shared_mem):
-        data, flag, ack, rounds, number, acquire, max_spins, result = args
+        data, flag, ack, rounds, number, acquire, max_spins, result, prime = args
+        calls.append(("probe", int(prime), int(number), int(acquire)))
         result[:] = (0, int(rounds) * 32, 0)
 
-    return {**{v.kernel: stream for v in deepseek.VARIANTS}, "victim": victim,
+    every = deepseek.VARIANTS + deepseek.CPP_VARIANTS + deepseek.SIGNAL_VARIANTS
+    return {**{v.kernel: stream for v in every}, "victim": victim, "placebo": placebo,
             "stale_probe": probe}
 
 
@@ -168,10 +211,35 @@ def test_the_experiment_host_code_on_a_fake_gpu(fake_gpu, monkeypatch):
     curve = [t for t in timings if t.label == "victim_pass"]
     assert [t.meta["fraction_of_l2"] for t in curve] == list(deepseek.CURVE_FRACTIONS)
     copies = {r["copy"] for r in deepseek.copy_table(timings)}
-    assert copies == {"cupy", "memcpy", *(v.key for v in deepseek.VARIANTS)}
-    assert len(extra["stale_reads"]) == 10 and all(r["checked"] == 320
-                                                   for r in extra["stale_reads"])
+    cpp = {v.key for v in deepseek.CPP_VARIANTS} if extra["cccl"] else set()
+    assert copies == {"cupy", "memcpy", *(v.key for v in deepseek.VARIANTS), *cpp}
+    # The placebo sits beside the victim at every working set, moving nothing, and its
+    # blocks say which SMs they held; the victim's blocks say theirs.
+    placebo = deepseek.size_cells(timings, "placebo")
+    assert set(placebo) == sizes and all(c.bandwidth_with == 0 for c in placebo.values())
+    with_placebo = next(t for t in timings if t.label == "victim_with:placebo")
+    assert with_placebo.meta["victim_sms"] == [1, 2, 3] and with_placebo.meta["partner_sms"] == [0]
+    assert any(c[0] == "placebo" and c[3] == setup["one_block_per_sm_shared"] for c in calls)
+    # The signal ablation at the small chunks of the sweep, the C++ variants at 1 MiB.
+    for key in deepseek.SIGNAL_OF:
+        assert set(deepseek.cells(timings, key, extra["sweep_victim_bytes"])) == {1024}
+    for key in cpp:
+        assert set(deepseek.cells(timings, key, extra["sweep_victim_bytes"])) == {2**20}
+    # Stale reads: every case, both polls, the prime load passed to the kernel.
+    cases = len(deepseek.STALE_CASES)
+    assert len(extra["stale_reads"]) == 2 * cases and all(r["checked"] == 320
+                                                          for r in extra["stale_reads"])
+    primed = {(r["prime"], r["load"]) for r in extra["stale_reads"]}
+    assert ("ld.global", "ld.global.nc.L1::no_allocate") in primed
+    assert ("ld.global.nc", "ld.global.nc.L1::no_allocate.L2::256B") in primed
+    assert {(c[1], c[2]) for c in calls if c[0] == "probe"} == set(deepseek.STALE_CASES)
     assert any("every variant copies exactly" in line for line in lines)
+    # No nvidia-smi and no ncu here: both say so instead of inventing numbers.
+    found = deepseek.findings(timings, extra)
+    assert "why" in extra["memory_clock"] or extra["memory_clock"]["mhz"]
+    assert "error" in extra["counters"] and "ncu" in extra["counters"]["command"]
+    assert found["counters"][0].startswith("Nsight Compute did not run")
+    assert found["control"][0].startswith("Beside the placebo")
 
 
 def test_a_variant_that_copies_wrongly_is_caught(fake_gpu, monkeypatch):

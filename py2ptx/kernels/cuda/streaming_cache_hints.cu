@@ -227,29 +227,69 @@ __device__ __forceinline__ void stream_body(const int4 *src, int4 *dst, long lon
     }
 }
 
-#define STREAM_KERNEL(name, Moves, S)                                                       \
-    extern "C" __global__ void name(const int4 *src, int4 *dst, long long n_vec,           \
-                                    int chunk_vec, unsigned int *chunks_done)              \
-    {                                                                                       \
-        stream_body<Moves, S>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x,         \
-                              gridDim.x);                                                   \
-    }
-
-STREAM_KERNEL(stream_plain, PlainMoves, FENCE_ATOMIC)
-STREAM_KERNEL(stream_plain_nofence, PlainMoves, ATOMIC_ONLY)
-STREAM_KERNEL(stream_plain_release, PlainMoves, RELEASE_ATOMIC)
-STREAM_KERNEL(stream_plain_nosignal, PlainMoves, NO_SIGNAL)
+extern "C" __global__ void stream_plain(const int4 *src, int4 *dst, long long n_vec,
+                                        int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<PlainMoves, FENCE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
+extern "C" __global__ void stream_plain_nofence(const int4 *src, int4 *dst, long long n_vec,
+                                                int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<PlainMoves, ATOMIC_ONLY>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
+extern "C" __global__ void stream_plain_release(const int4 *src, int4 *dst, long long n_vec,
+                                                int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<PlainMoves, RELEASE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
+extern "C" __global__ void stream_plain_nosignal(const int4 *src, int4 *dst, long long n_vec,
+                                                 int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<PlainMoves, NO_SIGNAL>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
 #if __CUDA_ARCH__ >= 800
-STREAM_KERNEL(stream_nc_na_256b, NcNoAllocate256BMoves, FENCE_ATOMIC)
-STREAM_KERNEL(stream_evict_first, EvictFirstMoves, FENCE_ATOMIC)
-STREAM_KERNEL(stream_all_hints, AllHintsMoves, FENCE_ATOMIC)
+extern "C" __global__ void stream_nc_na_256b(const int4 *src, int4 *dst, long long n_vec,
+                                             int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<NcNoAllocate256BMoves, FENCE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
+extern "C" __global__ void stream_evict_first(const int4 *src, int4 *dst, long long n_vec,
+                                              int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<EvictFirstMoves, FENCE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
+extern "C" __global__ void stream_all_hints(const int4 *src, int4 *dst, long long n_vec,
+                                            int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<AllHintsMoves, FENCE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
 #endif
 #if PY2PTX_HAVE_CCCL
-STREAM_KERNEL(stream_cpp_ldg, CppLdgMoves, FENCE_ATOMIC)
-STREAM_KERNEL(stream_cpp_ldcs, CppLdcsMoves, FENCE_ATOMIC)
-STREAM_KERNEL(stream_cpp_ldcg, CppLdcgMoves, FENCE_ATOMIC)
-STREAM_KERNEL(stream_cpp_annotated, CppAnnotatedMoves, FENCE_ATOMIC)
-STREAM_KERNEL(stream_cpp_ptx_deepep, CppPtxDeepEPMoves, FENCE_ATOMIC)
+extern "C" __global__ void stream_cpp_ldg(const int4 *src, int4 *dst, long long n_vec,
+                                          int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<CppLdgMoves, FENCE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
+extern "C" __global__ void stream_cpp_ldcs(const int4 *src, int4 *dst, long long n_vec,
+                                           int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<CppLdcsMoves, FENCE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
+extern "C" __global__ void stream_cpp_ldcg(const int4 *src, int4 *dst, long long n_vec,
+                                           int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<CppLdcgMoves, FENCE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
+extern "C" __global__ void stream_cpp_annotated(const int4 *src, int4 *dst, long long n_vec,
+                                                int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<CppAnnotatedMoves, FENCE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
+extern "C" __global__ void stream_cpp_ptx_deepep(const int4 *src, int4 *dst, long long n_vec,
+                                                 int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<CppPtxDeepEPMoves, FENCE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
 #endif
 
 __device__ __forceinline__ unsigned int smid()
@@ -340,20 +380,37 @@ __device__ __forceinline__ void duo_body(const int4 *src, int4 *dst, long long n
     }
 }
 
-#define DUO_KERNEL(name, Moves)                                                             \
-    extern "C" __global__ void name(const int4 *src, int4 *dst, long long n_vec,           \
-                                    int chunk_vec, unsigned int *chunks_done,              \
-                                    const int4 *buf, long long buf_vec, int passes,        \
-                                    int *sink, unsigned long long *clock,                  \
-                                    unsigned int *sm_of_block, int stream_blocks, int what) \
-    {                                                                                       \
-        duo_body<Moves>(src, dst, n_vec, chunk_vec, chunks_done, buf, buf_vec, passes,     \
-                        sink, clock, sm_of_block, stream_blocks, what);                     \
-    }
-
-DUO_KERNEL(duo_plain, PlainMoves)
+extern "C" __global__ void duo_plain(const int4 *src, int4 *dst, long long n_vec, int chunk_vec,
+                                     unsigned int *chunks_done, const int4 *buf, long long buf_vec,
+                                     int passes, int *sink, unsigned long long *clock,
+                                     unsigned int *sm_of_block, int stream_blocks, int what)
+{
+    duo_body<PlainMoves>(src, dst, n_vec, chunk_vec, chunks_done, buf, buf_vec, passes, sink, clock,
+                     sm_of_block, stream_blocks, what);
+}
 #if __CUDA_ARCH__ >= 800
-DUO_KERNEL(duo_nc_na_256b, NcNoAllocate256BMoves)
-DUO_KERNEL(duo_evict_first, EvictFirstMoves)
-DUO_KERNEL(duo_all_hints, AllHintsMoves)
+extern "C" __global__ void duo_nc_na_256b(const int4 *src, int4 *dst, long long n_vec, int chunk_vec,
+                                          unsigned int *chunks_done, const int4 *buf, long long buf_vec,
+                                          int passes, int *sink, unsigned long long *clock,
+                                          unsigned int *sm_of_block, int stream_blocks, int what)
+{
+    duo_body<NcNoAllocate256BMoves>(src, dst, n_vec, chunk_vec, chunks_done, buf, buf_vec, passes, sink, clock,
+                     sm_of_block, stream_blocks, what);
+}
+extern "C" __global__ void duo_evict_first(const int4 *src, int4 *dst, long long n_vec, int chunk_vec,
+                                           unsigned int *chunks_done, const int4 *buf, long long buf_vec,
+                                           int passes, int *sink, unsigned long long *clock,
+                                           unsigned int *sm_of_block, int stream_blocks, int what)
+{
+    duo_body<EvictFirstMoves>(src, dst, n_vec, chunk_vec, chunks_done, buf, buf_vec, passes, sink, clock,
+                     sm_of_block, stream_blocks, what);
+}
+extern "C" __global__ void duo_all_hints(const int4 *src, int4 *dst, long long n_vec, int chunk_vec,
+                                         unsigned int *chunks_done, const int4 *buf, long long buf_vec,
+                                         int passes, int *sink, unsigned long long *clock,
+                                         unsigned int *sm_of_block, int stream_blocks, int what)
+{
+    duo_body<AllHintsMoves>(src, dst, n_vec, chunk_vec, chunks_done, buf, buf_vec, passes, sink, clock,
+                     sm_of_block, stream_blocks, what);
+}
 #endif
