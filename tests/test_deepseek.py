@@ -309,3 +309,104 @@ def test_the_interference_explorer_shows_measured_cells_sample_by_sample():
     assert "victim beside, every sample (µs): 1,500,000, 1,500,000, 1,500,000" in text
     axis.value = "size"  # the synthetic cells have no 1 MiB chunk: nothing to show there
     assert point.options == (("-", 0),)
+
+
+# --------------------------------------------------------------------------- the recorded run
+
+
+def _recorded():
+    """The newest recorded run in the repository's results/ (the one notebook 05 shows)."""
+    from py2ptx import results
+
+    runs = [r for r in results.load_runs(deepseek.RUN_NAME, gpu=True,
+                                         directory=results.REPO / "results")
+            if "sweep_victim_bytes" in r.provenance.get("extra", {})]
+    if not runs:
+        pytest.skip("no recorded deepseek-l2 run of the second design in results/")
+    run = max(runs, key=lambda r: r.provenance["recorded_utc"])
+    return run.timings, run.provenance["extra"]
+
+
+def test_the_findings_of_the_recorded_run_say_what_issue_14_checked():
+    timings, extra = _recorded()
+    found = deepseek.findings(timings, extra)
+    trades = deepseek.tuner_trades(timings, extra)
+    traded = {k for k, t in trades.items() if t["picked"] != t["fastest"]}
+    # The tuner bought nothing for most variants on the recorded run; the prose says so.
+    nothing = [line for line in found["chunk"] if "it traded nothing" in line]
+    assert len(nothing) == len(trades) - len(traded)
+    for key in traded:
+        assert trades[key]["bandwidth_cost"] > 0
+        assert any(line.startswith(f"Auto-tuner, {key}: picked") and "less bandwidth" in line
+                   for line in found["chunk"])
+    # Small chunks: time per chunk is (nearly) constant -- a fixed latency, not a crawl.
+    assert any("a fixed time per chunk" in line for line in found["chunk"])
+    # The knee is between two measured sizes, said as such.
+    assert "nothing between them was measured" in found["l2"][0] or "0.8" in str(
+        deepseek.CURVE_FRACTIONS)
+    # No counters and no placebo in the recorded run: said plainly, not invented.
+    if "counters" not in extra:
+        assert found["counters"] == ["No counters recorded yet: this run has no Nsight Compute "
+                                     "measurement."]
+    if not deepseek.size_cells(timings, "placebo"):
+        assert found["control"][0].startswith("No placebo control in this run")
+
+
+def test_read_only_against_policy_depends_on_the_chunk_in_the_recorded_run():
+    timings, extra = _recorded()
+    line = next(x for x in deepseek.findings(timings, extra)["chunk"]
+                if x.startswith("Read-only path"))
+    sweep = extra["sweep_victim_bytes"]
+    nc, ef = (deepseek.cells(timings, k, sweep) for k in ("nc_na_256b", "evict_first"))
+    gentler = line.split("gentler at ")[1].split(";")[0]
+    for chunk in nc:
+        clearly = nc[chunk].slowdown < ef[chunk].slowdown - max(nc[chunk].spread, ef[chunk].spread)
+        assert (deepseek.size_bytes(chunk) in gentler.split(", ")) == clearly
+
+
+def test_counter_findings_read_fused_launches():
+    cases = {"victim alone": {"lts__t_sector_hit_rate.pct": 95.0, "dram__bytes_read.sum": 1e6},
+             "plain alone": {"lts__t_sector_hit_rate.pct": 50.0, "dram__bytes_read.sum": 2e9},
+             "plain + victim": {"lts__t_sector_hit_rate.pct": 40.0,
+                                "dram__bytes_read.sum": 2e9 + 1e6 + 2**29}}
+    lines = deepseek.counter_findings({"cases": cases, "victim_bytes_per_launch": 2**30})
+    assert lines == ["plain: L2 hit rate 95% (victim alone), 50% (stream alone), 40% (both); "
+                     "DRAM read beyond the sum of the two alone: +512 MiB (+50% of the "
+                     "victim's reads)."]
+    assert deepseek.counter_findings({"error": "ncu is not installed"})[0].endswith(
+        "ncu is not installed")
+
+
+def test_the_ncu_cases_run_as_fused_launches_on_a_fake_gpu(fake_gpu, monkeypatch):
+    import fake_cupy
+
+    from py2ptx import nsight
+
+    launches = []
+    kernels = _stand_ins([])
+    for key in ("plain", "nc_na_256b", "evict_first", "all_hints"):
+        kernels[f"duo_{key}"] = lambda grid, block, args, shared_mem, key=key: launches.append(
+            (key, int(args[-1]), int(args[-2]), grid[0], shared_mem))
+    monkeypatch.setattr(fake_cupy, "PYTHON_KERNELS", kernels)
+    deepseek.run_ncu_cases(2**19, 2**20, 7, 2**22)
+    cases = deepseek.ncu_cases(["plain", "nc_na_256b", "evict_first", "all_hints"])
+    assert [(k, w) for k, w, *_ in launches] == [(k, w) for _, k, w in cases]
+    assert {(blocks, sms) for *_, sms, blocks, _ in launches} == {(4, 1)}  # every SM, 1 streams
+    assert all(shared > 228 * 1024 // 2 for *_, shared in launches)
+    # ncu_counters names each profiled launch by its case, in launch order.
+    ex = deepseek.Experiment(stream_bytes=2**22)
+    ex.passes[2**19] = 7
+    fake = [nsight.KernelCounters(f"duo_{k}", i, {m: float(i + 1) for m in deepseek.NCU_METRICS},
+                                  {m: "x" for m in deepseek.NCU_METRICS})
+            for i, (_, k, _) in enumerate(cases)]
+    seen = {}
+    monkeypatch.setattr(nsight, "available", lambda: True)
+    monkeypatch.setattr(nsight, "profile", lambda argv, **kw: seen.update(argv=argv, **kw) or fake)
+    got = deepseek.ncu_counters(ex, 2**19, 2**20, progress=lambda _: None)
+    assert list(got["cases"]) == [name for name, _, _ in cases]
+    assert got["cases"]["plain + victim"]["kernel"] == "duo_plain"
+    assert seen["argv"][1:4] == ["-m", "py2ptx.deepseek", "--ncu-cases"]
+    assert seen["kernels"] == "^duo_" and seen["launches"] == len(cases)
+    assert len(deepseek.counter_findings(got)) == 4
+    monkeypatch.setattr(nsight, "profile", lambda argv, **kw: fake[:2])
+    assert "expected 9" in deepseek.ncu_counters(ex, 2**19, 2**20, progress=lambda _: None)["error"]
