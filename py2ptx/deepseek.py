@@ -46,6 +46,7 @@ from .deepseek_grid import (  # noqa: F401 -- notebook 05's and lab 05's names
     copy_table,
     counter_findings,
     describe_cell,
+    not_in_run,
     findings,
     pick_chunk,
     size_bytes,

@@ -278,11 +278,16 @@ def findings(timings: list[Timing], extra: dict) -> dict[str, list[str]]:
         passes = _passes(timings, "plain", SIZE_CHUNK, worst)
         if passes:
             v = victim_rate(row["plain"], passes)
+            total = v + row["plain"].bandwidth_with
+            copies = {r["copy"]: r for r in copy_table(timings)}
+            ceiling = (f", {total / copies['cupy']['bandwidth']:.0%} of what CuPy's copy moved "
+                       f"on every SM ({copies['cupy']['bandwidth'] / 1e12:.2f} TB/s)"
+                       if "cupy" in copies else "")
             out["size"].append(
                 f"Beside the plain stream at {worst / 2**20:.0f} MiB the victim still read "
                 f"{v / 1e12:.2f} TB/s while the stream moved "
                 f"{row['plain'].bandwidth_with / 1e12:.2f} TB/s: together "
-                f"{(v + row['plain'].bandwidth_with) / 1e12:.2f} TB/s.")
+                f"{total / 1e12:.2f} TB/s{ceiling}.")
         small = min(plain)
         most = max(size_cells(timings, k)[small]["slowdown"] for k in keys)
         out["size"].append(
@@ -444,3 +449,26 @@ def describe_cell(timings: list[Timing], key: str, cell: dict, machine: str) -> 
         f"  victim alone, every sample (µs):  {samples('victim_alone')}",
         f"  victim beside, every sample (µs): {samples('victim_with')}",
     ])
+
+
+def not_in_run(timings: list[Timing], extra: dict) -> list[str]:
+    """What notebook 05 can show that the run shown did not measure (an older design):
+    each is printed beside the run, so no reader takes a missing measurement for a result."""
+    sweep = extra.get("sweep_victim_bytes")
+    checks = {
+        "the placebo control (the same SMs held, no memory traffic)":
+            bool(size_cells(timings, "placebo")),
+        "the signal ablation (no fence, release atomic, no signal)":
+            any(cells(timings, k, sweep) for k in SIGNAL_OF),
+        "the CUDA C++ variants (__ldg, __ldcs, __ldcg, annotated_ptr, cuda::ptx)":
+            any(cells(timings, v.key, sweep) for v in CPP_VARIANTS),
+        "chunks above 4 MiB": any(k > 2**22 for k in cells(timings, "plain", sweep)),
+        "the L2 curve between 3/4 of L2 and L2": any(
+            t.label == "victim_pass" and 0.75 < t.meta.get("fraction_of_l2", 0) < 1.0
+            for t in timings),
+        "issue #136's stale-read case (a line primed by another load)": any(
+            r.get("prime", r.get("load")) != r.get("load") for r in extra.get("stale_reads", [])),
+        "the memory clock": bool(extra.get("memory_clock", {}).get("mhz")),
+        "Nsight Compute counters": bool(extra.get("counters", {}).get("cases")),
+    }
+    return [name for name, there in checks.items() if not there]
