@@ -15,7 +15,17 @@ on one GPU, with the kernels in ``kernels/cuda/streaming_cache_hints.cu`` and
   :func:`pick_chunk` chooses one, the way the quote's "auto-tune" does;
 * **bandwidth** -- each variant on the whole GPU against CuPy's own copy;
 * **stale reads** -- :func:`stale_reads` counts what ``.nc`` loads return when
-  another block writes the data while the kernel runs (stale_reads.cu).
+  another block writes the data while the kernel runs (stale_reads.cu), also in
+  DeepEP's issue #136 case (a line primed by another load);
+* **controls and causes** -- a placebo holding the stream's SMs with no memory traffic
+  (``%smid`` of every block recorded), the signal ablation at small chunks, CUDA C++'s
+  own words (:data:`CPP_VARIANTS`) in the same body, the memory clock, and Nsight
+  Compute's counters of fused stream + victim launches (:mod:`.deepseek_probes`).
+
+Why this module is long: it is one experiment -- its set-up, its kernels' launches, and
+the order in which the GPU check runs them -- and splitting :class:`Experiment` from
+:func:`run_experiment` would put the two halves of each measurement in different files.
+What reads a run lives in :mod:`.deepseek_grid`, the probes in :mod:`.deepseek_probes`.
 
 Without a GPU everything that needs no GPU still runs: the SASS each variant
 becomes (:func:`sass_evidence`, NVRTC + nvdisasm from pip wheels) and the analysis
@@ -46,8 +56,8 @@ from .deepseek_grid import (  # noqa: F401 -- notebook 05's and lab 05's names
     copy_table,
     counter_findings,
     describe_cell,
-    not_in_run,
     findings,
+    not_in_run,
     pick_chunk,
     size_bytes,
     size_cells,

@@ -311,7 +311,7 @@ def findings(timings: list[Timing], extra: dict) -> dict[str, list[str]]:
                 f"picked {size_bytes(t['picked'])} over the fastest, {size_bytes(t['fastest'])}: "
                 f"{t['bandwidth_cost']:.0%} less bandwidth for x{t['slowdown_fastest']:.2f} -> "
                 f"x{t['slowdown_picked']:.2f}")
-        out["chunk"].append(f"Auto-tuner, {key}: {what} ({pick_chunk(by_chunk)[1]}).")
+        out["chunk"].append(f"Auto-tuned chunk for {key}: {what} ({pick_chunk(by_chunk)[1]}).")
     nc, ef = cells(timings, "nc_na_256b", sweep), cells(timings, "evict_first", sweep)
     if nc and ef:
         both = sorted(set(nc) & set(ef))

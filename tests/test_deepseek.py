@@ -68,6 +68,10 @@ def test_cuda_cplusplus_says_what_the_hand_written_ptx_says():
     # annotated_ptr<streaming>: plain mnemonics, a policy descriptor in uniform registers.
     assert rows["cpp_annotated"]["sass_load"] == "LDG.E.128" and rows["cpp_annotated"]["policy"]
     assert rows["cpp_annotated"]["same_as"] == "evict_first"
+    # Notebook 05: "compare the policy constants: ptxas folded different 64-bit values".
+    assert rows["cpp_annotated"]["policy"] != rows["evict_first"]["policy"]
+    # "__ldg reaches the read-only path (CONSTANT) without NA or LTC256B".
+    assert not {"NA", "LTC256B"} & set(rows["cpp_ldg"]["sass_load"].split("."))
     assert all(r["same_as"] is None for r in rows.values() if r["words"] == "PTX")
 
 
@@ -337,7 +341,7 @@ def test_the_findings_of_the_recorded_run_say_what_issue_14_checked():
     assert len(nothing) == len(trades) - len(traded)
     for key in traded:
         assert trades[key]["bandwidth_cost"] > 0
-        assert any(line.startswith(f"Auto-tuner, {key}: picked") and "less bandwidth" in line
+        assert any(line.startswith(f"Auto-tuned chunk for {key}: picked") and "less bandwidth" in line
                    for line in found["chunk"])
     # Small chunks: time per chunk is (nearly) constant -- a fixed latency, not a crawl.
     assert any("a fixed time per chunk" in line for line in found["chunk"])
@@ -410,3 +414,23 @@ def test_the_ncu_cases_run_as_fused_launches_on_a_fake_gpu(fake_gpu, monkeypatch
     assert len(deepseek.counter_findings(got)) == 4
     monkeypatch.setattr(nsight, "profile", lambda argv, **kw: fake[:2])
     assert "expected 9" in deepseek.ncu_counters(ex, 2**19, 2**20, progress=lambda _: None)["error"]
+
+
+def test_the_gpu_checks_deepseek_stage_records_the_run(fake_gpu, monkeypatch, results_dir, tmp_path,
+                                                       capsys):
+    # The GPU check's stage 3b, rehearsed on the fake GPU: one call, the run recorded and
+    # copied to --out, every finding printed (no ncu here: the counters say why).
+    import fake_cupy
+    import gpu_check
+
+    monkeypatch.setattr(fake_cupy, "PYTHON_KERNELS", _stand_ins([]))
+    real = deepseek.run_experiment
+    monkeypatch.setattr(deepseek, "run_experiment", lambda: real(
+        repeats=2, chunks=(1024, 2**20), progress=print, stream_bytes=2**22, stale_rounds=10))
+    assert gpu_check.deepseek_stage(tmp_path / "out") is True
+    (copied,) = (tmp_path / "out").glob("*-deepseek-l2.json")
+    assert (results_dir / copied.name).exists()
+    out = capsys.readouterr().out
+    assert "[counters]" in out and "Nsight Compute did not run" in out
+    run = deepseek.recorded()
+    assert run is not None and "error" in run.provenance["extra"]["counters"]
