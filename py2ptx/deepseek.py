@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cudatools import sass_by_kernel, sass_for
+from .cudatools import CudaCompileError, sass_by_kernel, sass_for
 from .deepseek_grid import (  # noqa: F401 -- notebook 05's and lab 05's names
     CPP_VARIANTS,
     PICK_RULE,
@@ -247,9 +247,20 @@ class Experiment:
             stream_bytes=stream_bytes, threads=threads,
             one_block_per_sm_shared=min(per_block, per_sm // 2 + 1024))
         self.include = cccl_include()
+        cccl_failed = ""
+        try:
+            self.module = load_module(KERNEL_FILE, options=self.include)
+        except CudaCompileError as err:  # e.g. this GPU's NVRTC and the CCCL found disagree
+            if not self.include:
+                raise
+            cccl_failed = str(err).strip().splitlines()[-1][:300]
+            self.include = []
+            self.module = load_module(KERNEL_FILE)
         self.runnable, self.skipped = split_by_arch(
             self.cc, bool(self.include), VARIANTS + CPP_VARIANTS + SIGNAL_VARIANTS)
-        self.module = load_module(KERNEL_FILE, options=self.include)
+        if cccl_failed:
+            for v in CPP_VARIANTS:
+                self.skipped[v.key] = f"CCCL's headers were found but did not compile: {cccl_failed}"
         self.kernels = {v.key: self.module.kernel(v.kernel) for v in self.runnable}
         self.victim_kernel = self.module.kernel("victim")
         self.placebo_kernel = self.module.kernel("placebo")

@@ -108,7 +108,7 @@ class MemoryClock:
         try:
             self._proc = subprocess.Popen(
                 ["nvidia-smi", "--query-gpu=clocks.sm,clocks.mem",
-                 "--format=csv,noheader,nounits", f"-lms={self.every_ms}"],
+                 "--format=csv,noheader,nounits", f"--loop-ms={self.every_ms}"],
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         except OSError as err:
             self.samples = {"why": f"nvidia-smi could not run ({err.strerror})"}

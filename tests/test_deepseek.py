@@ -434,3 +434,46 @@ def test_the_gpu_checks_deepseek_stage_records_the_run(fake_gpu, monkeypatch, re
     assert "[counters]" in out and "Nsight Compute did not run" in out
     run = deepseek.recorded()
     assert run is not None and "error" in run.provenance["extra"]["counters"]
+
+
+def test_cccl_headers_that_do_not_compile_skip_the_cpp_variants_with_the_reason(fake_gpu,
+                                                                               monkeypatch):
+    import fake_cupy
+
+    from py2ptx.cudatools import CudaCompileError
+
+    monkeypatch.setattr(fake_cupy, "PYTHON_KERNELS", _stand_ins([]))
+    real = deepseek.load_module
+
+    def picky(source, defines=None, options=()):
+        if options:
+            raise CudaCompileError("NVRTC could not compile:\nerror: cuda/ptx: unknown type")
+        return real(source, defines, options)
+
+    monkeypatch.setattr(deepseek, "load_module", picky)
+    ex = deepseek.Experiment(stream_bytes=2**22)
+    assert not {v.key for v in deepseek.CPP_VARIANTS} & set(ex.kernels)
+    assert all("did not compile: error: cuda/ptx: unknown type" in ex.skipped[v.key]
+               for v in deepseek.CPP_VARIANTS)
+    assert "plain" in ex.kernels and "plain_release" in ex.kernels
+
+
+def test_the_memory_clock_is_read_from_nvidia_smi_and_says_why_not(tmp_path, monkeypatch):
+    import stat
+
+    script = tmp_path / "nvidia-smi"
+    script.write_text("#!/bin/sh\necho '1980, 3201'\necho '1975, 3201'\nexec sleep 30\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    with deepseek.MemoryClock(every_ms=50) as clock:
+        import time
+
+        time.sleep(0.5)
+    assert clock.samples == {"every_ms": 50, "sm_mhz": [1980.0, 1975.0], "mhz": [3201.0, 3201.0]}
+    found = deepseek.findings([], {"memory_clock": clock.samples})
+    assert found["clock"] == ["The memory clock (nvidia-smi, every 50 ms during the run) stayed "
+                              "between 3,201 and 3,201 MHz."]
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    with deepseek.MemoryClock() as clock:
+        pass
+    assert "nvidia-smi could not run" in clock.samples["why"]
