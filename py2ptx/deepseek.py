@@ -67,6 +67,7 @@ from .deepseek_grid import (  # noqa: F401 -- notebook 05's and lab 05's names
 from .deepseek_probes import (  # noqa: F401 -- notebook 05's names
     NCU_METRICS,
     PROBE_FILE,
+    PTX_KEYS,
     STALE_CASES,
     STALE_LOADS,
     MemoryClock,
@@ -457,12 +458,12 @@ def run_ncu_cases(victim_bytes: int, chunk_bytes: int, passes: int,
     ex = Experiment(stream_bytes)
     buf = ex.victim_buffer(victim_bytes / ex.setup.l2_bytes)
     s = ex.setup
-    for _name, key, what in ncu_cases([k for k in ex.kernels if k in {v.key for v in VARIANTS}]):
-        ex.module.kernel(f"duo_{key}")(
-            (s.sms,), (s.threads,), ex.src, ex.dst, np.int64(ex.src.size // 4),
+    duo = ex.module.kernel("duo")
+    for _name, key, what in ncu_cases([k for k in PTX_KEYS if k in ex.kernels]):
+        duo((s.sms,), (s.threads,), ex.src, ex.dst, np.int64(ex.src.size // 4),
             np.int32(chunk_bytes // 16), ex.done, buf, np.int64(buf.size // 4), np.int32(passes),
             ex.sink, ex.clock, ex.sm_of_block, np.int32(s.stream_sms), np.int32(what),
-            shared_mem=s.one_block_per_sm_shared)
+            np.int32(PTX_KEYS.index(key)), shared_mem=s.one_block_per_sm_shared)
         ex.cp.cuda.Device().synchronize()
 
 

@@ -3,7 +3,7 @@ Nsight Compute's counters of the victim beside each stream (used by :mod:`py2ptx
 
 The stale-read probe runs ``kernels/cuda/stale_reads.cu``; the memory clock is sampled by
 ``nvidia-smi`` in the background; the counters come from ``ncu`` (:mod:`py2ptx.nsight`)
-running ``python -m py2ptx.deepseek --ncu-cases ...``, which launches the fused ``duo_*``
+running ``python -m py2ptx.deepseek --ncu-cases ...``, which launches the fused ``duo``
 kernels of ``streaming_cache_hints.cu``. Every function here needs a GPU, except
 :func:`ncu_cases` (the plan) and :class:`MemoryClock` (which says why it has no samples).
 """
@@ -48,7 +48,7 @@ def cccl_include() -> list[str]:
     return []
 
 
-#: The stream variants written in PTX (the ones the fused duo_* kernels exist for).
+#: The stream variants written in PTX (the ones the fused duo kernel can run).
 PTX_KEYS = ("plain", "nc_na_256b", "evict_first", "all_hints")
 
 
@@ -169,7 +169,7 @@ def ncu_counters(ex, victim_bytes: int, chunk_bytes: int,
             str(chunk_bytes), str(passes), str(ex.setup.stream_bytes)]
     base = {"victim_bytes": victim_bytes, "chunk_bytes": chunk_bytes, "passes": passes,
             "victim_bytes_per_launch": victim_bytes * passes,
-            "command": " ".join(nsight.command(argv, kernels="^duo_", metrics=NCU_METRICS,
+            "command": " ".join(nsight.command(argv, kernels="^duo$", metrics=NCU_METRICS,
                                                launches=len(cases))),
             "how": "one fused kernel per case (blocks 0..stream_sms-1 stream, the rest are "
                    "the victim), one block per SM, clocks left alone (--clock-control none)"}
@@ -178,7 +178,7 @@ def ncu_counters(ex, victim_bytes: int, chunk_bytes: int,
     progress(f"Nsight Compute: {len(cases)} fused launches ...")
     t0 = time.monotonic()
     try:
-        counters = nsight.profile(argv, kernels="^duo_", metrics=NCU_METRICS,
+        counters = nsight.profile(argv, kernels="^duo$", metrics=NCU_METRICS,
                                   launches=len(cases), timeout=timeout,
                                   env={"PYTHONPATH": os.pathsep.join(sys.path)})
     except nsight.NsightError as err:

@@ -28,7 +28,7 @@ def test_only_the_plain_path_is_built_for_sm_75():
     inc = tuple(deepseek.cccl_include())
     kernels = set(cudatools.sass_by_kernel(cudatools.sass_for(deepseek.KERNEL_FILE, "sm_75", inc)))
     assert kernels == {"stream_plain", "stream_plain_nofence", "stream_plain_release",
-                       "stream_plain_nosignal", "victim", "placebo", "duo_plain"}
+                       "stream_plain_nosignal", "victim", "placebo", "duo"}
     runnable, skipped = deepseek.split_by_arch((7, 5))
     assert [v.key for v in runnable] == ["plain"]
     assert set(skipped) == {"nc_na_256b", "evict_first", "all_hints"}
@@ -388,9 +388,8 @@ def test_the_ncu_cases_run_as_fused_launches_on_a_fake_gpu(fake_gpu, monkeypatch
 
     launches = []
     kernels = _stand_ins([])
-    for key in ("plain", "nc_na_256b", "evict_first", "all_hints"):
-        kernels[f"duo_{key}"] = lambda grid, block, args, shared_mem, key=key: launches.append(
-            (key, int(args[-1]), int(args[-2]), grid[0], shared_mem))
+    kernels["duo"] = lambda grid, block, args, shared_mem: launches.append(
+        (deepseek.PTX_KEYS[int(args[-1])], int(args[-2]), int(args[-3]), grid[0], shared_mem))
     monkeypatch.setattr(fake_cupy, "PYTHON_KERNELS", kernels)
     deepseek.run_ncu_cases(2**19, 2**20, 7, 2**22)
     cases = deepseek.ncu_cases(["plain", "nc_na_256b", "evict_first", "all_hints"])
@@ -400,7 +399,7 @@ def test_the_ncu_cases_run_as_fused_launches_on_a_fake_gpu(fake_gpu, monkeypatch
     # ncu_counters names each profiled launch by its case, in launch order.
     ex = deepseek.Experiment(stream_bytes=2**22)
     ex.passes[2**19] = 7
-    fake = [nsight.KernelCounters(f"duo_{k}", i, {m: float(i + 1) for m in deepseek.NCU_METRICS},
+    fake = [nsight.KernelCounters("duo", i, {m: float(i + 1) for m in deepseek.NCU_METRICS},
                                   {m: "x" for m in deepseek.NCU_METRICS})
             for i, (_, k, _) in enumerate(cases)]
     seen = {}
@@ -408,9 +407,9 @@ def test_the_ncu_cases_run_as_fused_launches_on_a_fake_gpu(fake_gpu, monkeypatch
     monkeypatch.setattr(nsight, "profile", lambda argv, **kw: seen.update(argv=argv, **kw) or fake)
     got = deepseek.ncu_counters(ex, 2**19, 2**20, progress=lambda _: None)
     assert list(got["cases"]) == [name for name, _, _ in cases]
-    assert got["cases"]["plain + victim"]["kernel"] == "duo_plain"
+    assert got["cases"]["plain + victim"]["kernel"] == "duo"
     assert seen["argv"][1:4] == ["-m", "py2ptx.deepseek", "--ncu-cases"]
-    assert seen["kernels"] == "^duo_" and seen["launches"] == len(cases)
+    assert seen["kernels"] == "^duo$" and seen["launches"] == len(cases)
     assert len(deepseek.counter_findings(got)) == 4
     monkeypatch.setattr(nsight, "profile", lambda argv, **kw: fake[:2])
     assert "expected 9" in deepseek.ncu_counters(ex, 2**19, 2**20, progress=lambda _: None)["error"]

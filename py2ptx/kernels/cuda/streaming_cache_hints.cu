@@ -51,7 +51,7 @@
  *   stream_plain_release   the signal as DeepEP writes it: atom.add.release.gpu
  *   stream_plain_nosignal  no signal at all (the block barrier stays)
  *   placebo                holds its SMs for a given time with no memory traffic
- *   duo_*                  stream and victim in ONE kernel (blocks split), so Nsight
+ *   duo                    stream and victim in ONE kernel (blocks split), so Nsight
  *                          Compute -- which serializes separate kernels -- measures
  *                          them while they really share L2
  *
@@ -380,37 +380,23 @@ __device__ __forceinline__ void duo_body(const int4 *src, int4 *dst, long long n
     }
 }
 
-extern "C" __global__ void duo_plain(const int4 *src, int4 *dst, long long n_vec, int chunk_vec,
-                                     unsigned int *chunks_done, const int4 *buf, long long buf_vec,
-                                     int passes, int *sink, unsigned long long *clock,
-                                     unsigned int *sm_of_block, int stream_blocks, int what)
+// variant: 0 plain, 1 nc_na_256b, 2 evict_first, 3 all_hints (py2ptx.deepseek_probes.PTX_KEYS);
+// below sm_80 only 0 is built.
+extern "C" __global__ void duo(const int4 *src, int4 *dst, long long n_vec, int chunk_vec,
+                               unsigned int *chunks_done, const int4 *buf, long long buf_vec,
+                               int passes, int *sink, unsigned long long *clock,
+                               unsigned int *sm_of_block, int stream_blocks, int what, int variant)
 {
-    duo_body<PlainMoves>(src, dst, n_vec, chunk_vec, chunks_done, buf, buf_vec, passes, sink, clock,
-                     sm_of_block, stream_blocks, what);
-}
+#define DUO(Moves) duo_body<Moves>(src, dst, n_vec, chunk_vec, chunks_done, buf, buf_vec, \
+                                   passes, sink, clock, sm_of_block, stream_blocks, what)
+    switch (variant) {
+    case 0: DUO(PlainMoves); break;
 #if __CUDA_ARCH__ >= 800
-extern "C" __global__ void duo_nc_na_256b(const int4 *src, int4 *dst, long long n_vec, int chunk_vec,
-                                          unsigned int *chunks_done, const int4 *buf, long long buf_vec,
-                                          int passes, int *sink, unsigned long long *clock,
-                                          unsigned int *sm_of_block, int stream_blocks, int what)
-{
-    duo_body<NcNoAllocate256BMoves>(src, dst, n_vec, chunk_vec, chunks_done, buf, buf_vec, passes, sink, clock,
-                     sm_of_block, stream_blocks, what);
-}
-extern "C" __global__ void duo_evict_first(const int4 *src, int4 *dst, long long n_vec, int chunk_vec,
-                                           unsigned int *chunks_done, const int4 *buf, long long buf_vec,
-                                           int passes, int *sink, unsigned long long *clock,
-                                           unsigned int *sm_of_block, int stream_blocks, int what)
-{
-    duo_body<EvictFirstMoves>(src, dst, n_vec, chunk_vec, chunks_done, buf, buf_vec, passes, sink, clock,
-                     sm_of_block, stream_blocks, what);
-}
-extern "C" __global__ void duo_all_hints(const int4 *src, int4 *dst, long long n_vec, int chunk_vec,
-                                         unsigned int *chunks_done, const int4 *buf, long long buf_vec,
-                                         int passes, int *sink, unsigned long long *clock,
-                                         unsigned int *sm_of_block, int stream_blocks, int what)
-{
-    duo_body<AllHintsMoves>(src, dst, n_vec, chunk_vec, chunks_done, buf, buf_vec, passes, sink, clock,
-                     sm_of_block, stream_blocks, what);
-}
+    case 1: DUO(NcNoAllocate256BMoves); break;
+    case 2: DUO(EvictFirstMoves); break;
+    case 3: DUO(AllHintsMoves); break;
 #endif
+    default: break;
+    }
+#undef DUO
+}
