@@ -55,9 +55,9 @@ sys.path.insert(0, str(REPO))
 #: The whole check's budget on the H200, in seconds (a rerun must fit in a session).
 BUDGET_S = 360
 #: Seconds each stage may take on the H200 (printed beside what it took).
-STAGE_BUDGET_S = {"doctor": 5, "gpu_tests": 30, "ladder": 45, "bank_counters": 45,
-                  "record_ladder": 2, "deepseek": 15, "mistakes": 12, "sanitizer": 50,
-                  "notebooks": 140}
+STAGE_BUDGET_S = {"doctor": 5, "gpu_tests": 25, "ladder": 40, "bank_counters": 35,
+                  "record_ladder": 2, "deepseek": 90, "mistakes": 10, "sanitizer": 33,
+                  "notebooks": 120}
 #: The one-block versions whose shared-memory bank conflicts ncu counts (those the
 #: registry has: the kernels branch adds 8c, 8d and 9b), and the n they are profiled at --
 #: small, so the CPU model (py2ptx.banks) counts the same accesses on the same keys.
@@ -108,6 +108,26 @@ def _pytest(*args: str) -> int:
 
 
 # --------------------------------------------------------------------------- the stages
+
+
+def deepseek_stage(out: Path | None) -> bool:
+    """Notebook 05's experiment (py2ptx.deepseek.run_experiment: L2 interference with the
+    placebo control, chunk sweep, signal ablation, CUDA C++ variants, copy bandwidth, stale
+    reads, memory clock, then Nsight Compute's counters of fused stream + victim launches),
+    recorded and copied to ``out`` at once. About 1-2 minutes on an H200, ncu included."""
+    from py2ptx import deepseek, results
+
+    timings, extra = deepseek.run_experiment()
+    ds_path = results.record_run(deepseek.RUN_NAME, timings, extra=extra)
+    print(f"recorded: {ds_path.name}")
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ds_path, out / ds_path.name)
+    for topic, lines in deepseek.findings(timings, extra).items():
+        print(f"[{topic}]", *lines, sep="\n  ")
+    return True
+
+
 
 
 def stage_doctor(check: Check) -> bool:
@@ -244,11 +264,7 @@ def stage_record_ladder(check: Check) -> bool:
 
 
 def stage_deepseek(check: Check) -> bool:
-    from py2ptx import deepseek, results
-
-    timings, extra = deepseek.run_experiment()
-    check.keep(results.record_run(deepseek.RUN_NAME, timings, extra=extra))
-    return True
+    return deepseek_stage(check.out)
 
 
 def stage_mistakes(check: Check) -> bool:
