@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from py2ptx import checks, gpusorts, ladder
+from py2ptx import banks, checks, gpusorts, ladder
 from py2ptx.checks import INT32_MAX, INT32_MIN, SortInputError, WrongResult
 from py2ptx.cuda_on_cpu import run_schedule_on_cpu
 from py2ptx.kernels import KERNELS
@@ -338,3 +338,51 @@ def test_block_bitonic_across_tiles_on_cpu_threads(n, merge_span):
     launches = gpusorts.bitonic_registers_launches(size, 32, merge_span)
     run_schedule_on_cpu(KERNELS / "cuda/9b_bitonic_registers.cu", launches, work)
     np.testing.assert_array_equal(work[:n], np.sort(keys))
+
+
+# --------------------------------------------------------------------------- bank conflicts (a model, on CPU threads)
+# py2ptx.banks counts each warp request's wavefronts from the kernel's own shared-memory
+# accesses on CPU threads: the model Nsight Compute's counters check on a GPU.
+
+
+def _bank_report(file_or_text, launch, n, seed=1):
+    keys = checks.random_keys(n, seed=seed)
+    report = banks.bank_conflicts(file_or_text, launch.kernel, launch.grid, launch.block, keys,
+                                  *launch.scalars, shared_mem=launch.shared_mem)
+    np.testing.assert_array_equal(keys, np.sort(checks.random_keys(n, seed=seed)))
+    return report
+
+
+def test_merge_split_before_and_after_bank_conflicts():
+    # 1,024 keys: 64 threads, runs of m = 16, for both. 8b's contiguous runs put a warp's
+    # 32 lanes in 2 banks (its merged keys are stored 16-way); 8d's interleaved runs keep
+    # lane t in bank t, and its one load a step comes from bank t or t +- 1.
+    n = 1024
+    before = _bank_report("8b_merge_split_shared.cu", gpusorts.merge_split_launch(n), n)
+    after = _bank_report("8d_merge_split_interleaved.cu",
+                         gpusorts.merge_split_interleaved_launch(n), n)
+    assert gpusorts.merge_split_launch(n).block == gpusorts.merge_split_interleaved_launch(
+        n).block == 64
+    assert before.worst.degree == 16.0 and before.degree > 8
+    assert max(s.degree for s in after.sites) <= 2.0 and after.degree < 1.5
+    stores = [s for s in before.sites if s.kind == "store" and "mine[i" in s.text]  # merges
+    assert stores and all(s.degree == 16.0 for s in stores)
+
+
+def test_register_odd_even_mailbox_is_conflict_free():
+    n = 1024
+    report = _bank_report("8c_odd_even_registers.cu", gpusorts.odd_even_registers_launch(n), n)
+    assert len(report.sites) == 4 and report.degree == 1.0  # 2 posts, 2 reads, 1 wavefront each
+
+
+def test_block_bitonic_padding_removes_its_bank_conflicts():
+    # One tile of 2,048 keys on 128 threads: the steps between warps go through shared
+    # memory. Thread t's keys t*16 + r, padded, fall in 32 banks; unpadded, in 2.
+    n = 2048
+    (launch,) = gpusorts.bitonic_registers_launches(n, 128)
+    padded = _bank_report("9b_bitonic_registers.cu", launch, n)
+    text = (KERNELS / "cuda/9b_bitonic_registers.cu").read_text()
+    unpadded = _bank_report("#define PAD(i) (i)\n" + text, launch, n)
+    assert padded.degree == 1.0
+    strided = [s for s in unpadded.sites if "t * K + r" in s.text]
+    assert strided and all(s.degree == 16.0 for s in strided)
