@@ -361,7 +361,8 @@ def test_launch_checks_run_once_per_shape_and_types_but_still_refuse_new_mistake
 
 # --------------------------------------------------------------------------- issue 12's kernels on a GPU
 
-_NEAR_LIMIT_SIZES = {"odd_even_registers": (2**10, 2**12, 2**14),  # one block of <= 1,024 x 16
+_NEAR_LIMIT_SIZES = {"odd_even_temporal": (2**10, 2**12, 2**14),
+                     "odd_even_registers": (2**10, 2**12, 2**14),  # one block of <= 1,024 x 16
                      "merge_split_interleaved": (2**10, 2**12, 2**14),
                      "bitonic_registers": (2**10, 2**12, 2**14, 2**15, 2**16)}
 
@@ -369,7 +370,7 @@ _NEAR_LIMIT_SIZES = {"odd_even_registers": (2**10, 2**12, 2**14),  # one block o
 @pytest.mark.gpu
 @pytest.mark.parametrize("key", sorted(_NEAR_LIMIT_SIZES))
 def test_near_limit_variants_sort_on_the_gpu(key):
-    # 8c, 8d, 9b: the edge cases, and random keys at every size the GPU check times,
+    # 7c, 8c, 8d, 9b: the edge cases, and random keys at every size the GPU check times,
     # plus a size that is not a power of two (padding).
     v = ladder.version(key)
     cases = standard_cases(1000)
@@ -405,3 +406,18 @@ def test_block_bitonic_asks_for_more_than_48_kb_at_a_full_tile():
     (launch,) = gpusorts.bitonic_registers_launches(2**14)
     assert (launch.grid, launch.block) == (1, 1024)
     assert launch.shared_mem == 4 * (2**14 + 2**14 // 32) > gpu.DEFAULT_SHARED_BYTES
+
+
+@pytest.mark.gpu
+def test_temporal_blocking_matches_the_phase_by_phase_reference_on_the_gpu():
+    cp = gpu.require_gpu("this test")
+    keys = random_keys(3000, seed=7)
+    reference = gpusorts.odd_even_phases(keys)
+    kernel = gpusorts._kernel("7c_odd_even_temporal.cu", "odd_even_temporal")
+    work = cp.zeros(2 * keys.size, dtype=np.int32)
+    work[:keys.size] = cp.asarray(keys)
+    for launch in gpusorts.odd_even_temporal_launches(keys.size, 512, 256):
+        kernel(launch.grid, launch.block, work, *launch.scalars, shared_mem=launch.shared_mem)
+        n, _, _, src, done, phases = (int(x) for x in launch.scalars)
+        np.testing.assert_array_equal(cp.asnumpy(work[n - src: 2 * n - src]),
+                                      reference[done + phases])
