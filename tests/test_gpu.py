@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from py2ptx import cudatools, deepseek, gpu, gpusorts, ladder
+from py2ptx import bench, cudatools, deepseek, gpu, gpusorts, ladder
 from py2ptx.checks import random_keys, standard_cases, validate
 from py2ptx.cuda_on_cpu import EmulationError, run_on_cpu
 
@@ -421,3 +421,14 @@ def test_temporal_blocking_matches_the_phase_by_phase_reference_on_the_gpu():
         n, _, _, src, done, phases = (int(x) for x in launch.scalars)
         np.testing.assert_array_equal(cp.asnumpy(work[n - src: 2 * n - src]),
                                       reference[done + phases])
+
+
+def test_the_gpu_check_measures_issue_12s_variants_on_the_fake_gpu(fake_gpu):
+    # A rehearsal of the GPU check's plan entries for 7c, 8c, 8d, 9b at small n: each is
+    # validated, then timed (CPU threads here: the times mean nothing and are not kept).
+    keys = ["odd_even_temporal", "odd_even_registers", "merge_split_interleaved",
+            "bitonic_registers"]
+    assert all(k in bench.GPU_PLAN for k in keys)
+    timings = bench.run_plan({k: ((200,), 1) for k in keys}, progress=False, transfers=False)
+    assert sorted(t.label for t in timings) == sorted(keys)
+    assert all(t.where == "gpu" and t.n == 200 for t in timings)
