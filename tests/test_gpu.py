@@ -432,3 +432,14 @@ def test_the_gpu_check_measures_issue_12s_variants_on_the_fake_gpu(fake_gpu):
     timings = bench.run_plan({k: ((200,), 1) for k in keys}, progress=False, transfers=False)
     assert sorted(t.label for t in timings) == sorted(keys)
     assert all(t.where == "gpu" and t.n == 200 for t in timings)
+
+
+@pytest.mark.gpu
+def test_triton_sort_variant_9t_sorts_on_the_gpu():
+    pytest.importorskip("triton", reason="variant 9t needs Triton, an optional extra: make triton")
+    from py2ptx import triton_road
+
+    cases = standard_cases(1000)
+    cases["random, n = 5000"] = random_keys(5000, seed=5)  # pads to 8192: two merges
+    cases["random, n = 2^16"] = random_keys(2**16, seed=16)
+    assert validate(triton_road.triton_sort, cases, what="triton_bitonic") == len(cases)
