@@ -132,6 +132,26 @@ def bitonic_launches(size: int, threads: int = 512) -> tuple[Launch, ...]:
     return tuple(out)
 
 
+def odd_even_temporal_launches(n: int, tile: int = 512, halo: int = 256) -> list[Launch]:
+    """Variant 7c's schedule: ceil(n / halo) launches (made even), each up to ``halo``
+    phases on every tile of ``tile`` keys plus its halos, from one half of a 2n-key
+    double buffer into the other. ``(tile + 2 halo) / 2`` threads a block: a pair each."""
+    if tile < 1 or halo < 1:
+        raise ValueError(f"temporal blocking needs tile >= 1 and halo >= 1, not {tile}, {halo}")
+    threads = min(1024, max(32, (tile + 2 * halo) // 2))
+    chunks = [halo] * (n // halo) + ([n % halo] if n % halo else [])
+    if len(chunks) % 2:  # an even count, so the keys end in the buffer they started in
+        last = chunks.pop()
+        chunks += [last // 2, last - last // 2]
+    out, done = [], 0
+    for i, phases in enumerate(chunks):
+        out.append(Launch("odd_even_temporal", _blocks(n, tile), threads,
+                          tuple(np.int32(x) for x in (n, tile, halo, (i & 1) * n, done, phases)),
+                          4 * (tile + 2 * halo)))
+        done += phases
+    return out
+
+
 #: Keys per thread in registers of 8c and 9b (their files' KEYS_PER_THREAD default).
 REGISTER_KEYS = 16
 #: The most threads one block may have (every CUDA GPU since compute capability 2.0).
@@ -337,6 +357,18 @@ def run_padded(file: str, launches: list[Launch], d, size: int) -> None:
         d[:] = work[:d.size]
 
 
+def odd_even_temporal_device(d, tile: int = 512, halo: int = 256) -> None:
+    """Variant 7c: n phases in ceil(n / halo) launches (temporal blocking), in place."""
+    cp = require_gpu("odd-even sort (temporal blocking)")
+    n = d.size
+    if n < 2:
+        return
+    work = cp.empty(2 * n, dtype=np.int32)  # two buffers: launches read one, write the other
+    work[:n] = d
+    run_launches("7c_odd_even_temporal.cu", odd_even_temporal_launches(n, tile, halo), work)
+    d[:] = work[:n]
+
+
 def odd_even_registers_device(d) -> None:
     """Variant 8c: one block, 16 keys per thread in registers, n phases, in place."""
     n = d.size
@@ -411,6 +443,7 @@ odd_even_minmax = on_gpu(odd_even_minmax_device)
 odd_even_handwritten_ptx = on_gpu(odd_even_handwritten_ptx_device)
 merge_split = on_gpu(merge_split_device)
 odd_even_registers = on_gpu(odd_even_registers_device)
+odd_even_temporal = on_gpu(odd_even_temporal_device)
 merge_split_interleaved = on_gpu(merge_split_interleaved_device)
 bitonic_registers = on_gpu(bitonic_registers_device)
 
@@ -452,6 +485,13 @@ def bitonic_schedule(n: int, threads: int | None = None) -> Schedule:
     """Rung 9 on CPU threads: every launch, on n padded to a power of two."""
     size = padded_size(n)
     return Schedule(size, bitonic_launches(size, threads or 512))
+
+
+def odd_even_temporal_schedule(n: int, threads: int | None = None) -> Schedule:
+    """Variant 7c on CPU threads: tiles of ``threads`` (128) keys and halos of half that,
+    so that small n still has several blocks, halos and launches; 2n keys (two buffers)."""
+    tile = threads or 128
+    return Schedule(2 * n, odd_even_temporal_launches(n, tile, max(1, tile // 2)))
 
 
 def odd_even_registers_schedule(n: int, threads: int | None = None) -> Schedule:

@@ -134,7 +134,8 @@ _SORT_PLAN = Plan((2**10, 2**12, 2**14, 2**16, 2**18, 2**20), 20)
 # shared memory holds at most ~2^14 keys (rungs 8, 8b, 11, 11b).
 _SHARED_PLAN = Plan((2**10, 2**12, 2**14), 10)
 # 8c: one block of at most 1,024 threads x 16 register keys, so n <= 2^14 (~2 ms each
-# there, by estimate). 9b: one launch up to 2^14, a few more at 2^16; tens of us each.
+# there, by estimate); 7c beside it (n / 256 launches). 9b: one launch up to 2^14, a
+# few more at 2^16; tens of us each.
 _REGISTER_PLAN = Plan((2**10, 2**12, 2**14), 10)
 _BLOCK_SORT_PLAN = Plan((2**10, 2**12, 2**14, 2**16), 20)
 
@@ -169,6 +170,12 @@ VERSIONS: tuple[Rung, ...] = (
          gpusorts.odd_even_handwritten_ptx, WithoutGPU.COMPILE_ONLY,
          Plan((2**10, 2**12, 2**14), 5), variant="b", kernel="cuda/7b_odd_even_step.ptx",
          device_sort=gpusorts.odd_even_handwritten_ptx_device, needs=("cuda-tools",)),
+    Rung(7, "odd_even_temporal", "Odd-even sort, CUDA C, temporal blocking: a launch per "
+         "256 phases on many SMs", "compilers", "NVRTC", "gpu", "same-algorithm",
+         "03-cuda-parallel-sort", gpusorts.odd_even_temporal, WithoutGPU.CPU_THREADS,
+         _REGISTER_PLAN, variant="c", kernel="cuda/7c_odd_even_temporal.cu",
+         device_sort=gpusorts.odd_even_temporal_device,
+         schedule=gpusorts.odd_even_temporal_schedule, needs=("cuda-tools",)),
     Rung(8, "odd_even_shared", "Odd-even sort, CUDA C, one block, shared memory", "compilers",
          "NVRTC", "gpu", "same-algorithm", "03-cuda-parallel-sort", gpusorts.odd_even_shared,
          WithoutGPU.CPU_THREADS, _SHARED_PLAN, kernel="cuda/8_odd_even_shared.cu",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from py2ptx import cudatools, deepseek, gpu, gpusorts, ladder
+from py2ptx import bench, cudatools, deepseek, gpu, gpusorts, ladder
 from py2ptx.checks import random_keys, standard_cases, validate
 from py2ptx.cuda_on_cpu import EmulationError, run_on_cpu
 
@@ -499,20 +499,10 @@ def test_launch_checks_run_once_per_shape_and_types_but_still_refuse_new_mistake
         kernel(4, [2048], d, np.int32(8), np.int32(0))
 
 
-@pytest.mark.gpu
-def test_triton_sort_variant_9t_sorts_on_the_gpu():
-    pytest.importorskip("triton", reason="variant 9t needs Triton, an optional extra: make triton")
-    from py2ptx import triton_road
-
-    cases = standard_cases(1000)
-    cases["random, n = 5000"] = random_keys(5000, seed=5)  # pads to 8192: two merges
-    cases["random, n = 2^16"] = random_keys(2**16, seed=16)
-    assert validate(triton_road.triton_sort, cases, what="triton_bitonic") == len(cases)
-
-
 # --------------------------------------------------------------------------- issue 12's kernels on a GPU
 
-_NEAR_LIMIT_SIZES = {"odd_even_registers": (2**10, 2**12, 2**14),  # one block of <= 1,024 x 16
+_NEAR_LIMIT_SIZES = {"odd_even_temporal": (2**10, 2**12, 2**14),
+                     "odd_even_registers": (2**10, 2**12, 2**14),  # one block of <= 1,024 x 16
                      "merge_split_interleaved": (2**10, 2**12, 2**14),
                      "bitonic_registers": (2**10, 2**12, 2**14, 2**15, 2**16)}
 
@@ -520,7 +510,7 @@ _NEAR_LIMIT_SIZES = {"odd_even_registers": (2**10, 2**12, 2**14),  # one block o
 @pytest.mark.gpu
 @pytest.mark.parametrize("key", sorted(_NEAR_LIMIT_SIZES))
 def test_near_limit_variants_sort_on_the_gpu(key):
-    # 8c, 8d, 9b: the edge cases, and random keys at every size the GPU check times,
+    # 7c, 8c, 8d, 9b: the edge cases, and random keys at every size the GPU check times,
     # plus a size that is not a power of two (padding).
     v = ladder.version(key)
     cases = standard_cases(1000)
@@ -556,3 +546,40 @@ def test_block_bitonic_asks_for_more_than_48_kb_at_a_full_tile():
     (launch,) = gpusorts.bitonic_registers_launches(2**14)
     assert (launch.grid, launch.block) == (1, 1024)
     assert launch.shared_mem == 4 * (2**14 + 2**14 // 32) > gpu.DEFAULT_SHARED_BYTES
+
+
+@pytest.mark.gpu
+def test_temporal_blocking_matches_the_phase_by_phase_reference_on_the_gpu():
+    cp = gpu.require_gpu("this test")
+    keys = random_keys(3000, seed=7)
+    reference = gpusorts.odd_even_phases(keys)
+    kernel = gpusorts._kernel("7c_odd_even_temporal.cu", "odd_even_temporal")
+    work = cp.zeros(2 * keys.size, dtype=np.int32)
+    work[:keys.size] = cp.asarray(keys)
+    for launch in gpusorts.odd_even_temporal_launches(keys.size, 512, 256):
+        kernel(launch.grid, launch.block, work, *launch.scalars, shared_mem=launch.shared_mem)
+        n, _, _, src, done, phases = (int(x) for x in launch.scalars)
+        np.testing.assert_array_equal(cp.asnumpy(work[n - src: 2 * n - src]),
+                                      reference[done + phases])
+
+
+def test_the_gpu_check_measures_issue_12s_variants_on_the_fake_gpu(fake_gpu):
+    # A rehearsal of the GPU check's plan entries for 7c, 8c, 8d, 9b at small n: each is
+    # validated, then timed (CPU threads here: the times mean nothing and are not kept).
+    keys = ["odd_even_temporal", "odd_even_registers", "merge_split_interleaved",
+            "bitonic_registers"]
+    assert all(k in bench.GPU_PLAN for k in keys)
+    timings = bench.run_plan({k: ((200,), 1) for k in keys}, progress=False, transfers=False)
+    assert sorted(t.label for t in timings) == sorted(keys)
+    assert all(t.where == "gpu" and t.n == 200 for t in timings)
+
+
+@pytest.mark.gpu
+def test_triton_sort_variant_9t_sorts_on_the_gpu():
+    pytest.importorskip("triton", reason="variant 9t needs Triton, an optional extra: make triton")
+    from py2ptx import triton_road
+
+    cases = standard_cases(1000)
+    cases["random, n = 5000"] = random_keys(5000, seed=5)  # pads to 8192: two merges
+    cases["random, n = 2^16"] = random_keys(2**16, seed=16)
+    assert validate(triton_road.triton_sort, cases, what="triton_bitonic") == len(cases)

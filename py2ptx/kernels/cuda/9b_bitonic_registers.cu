@@ -58,7 +58,9 @@
 #define MERGE_SPAN 16  // the most tiles bitonic_merge_tiles merges in one launch
 #endif
 
+#ifndef PAD  // (overridable only for the test that shows what the padding saves)
 #define PAD(i) ((i) + ((i) >> 5))  // one spare word every 32: no two lanes share a bank
+#endif
 #define ORDER(a, b) { int low_ = min(a, b); b = max(a, b); a = low_; }
 // One VIMNMX on sm_90: its last operand chooses min or max. Name each argument once.
 #define KEEP(lower, mine, theirs) ((lower) ? min(mine, theirs) : max(mine, theirs))
