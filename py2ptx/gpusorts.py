@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .checks import as_int32_keys
-from .gpu import explained, load_module, load_ptx, numba_cuda, require_gpu
+from .gpu import explained, load_module, load_ptx, numba_cuda, require_gpu, run_schedule
 from .kernels import load_python
 from .machine import gpu_info, max_shared_bytes, per_machine
 from .timing import time_gpu
@@ -240,38 +240,10 @@ def bitonic_registers_launches(size: int, threads: int = BLOCK_THREADS,
     return out
 
 
-@per_machine
-def _prepared_schedules() -> dict:
-    # (file, id(launches)) -> (launches, array type, dtype, [(raw kernel, grid, block,
-    # scalars, shared)]): a cached schedule's launches, checked once, on this machine.
-    return {}
-
-
 def run_launches(file: str, launches, d) -> None:
-    """Launch each of ``launches`` from kernels/cuda/``file`` on the GPU array ``d``.
-
-    Every launch is checked (:class:`py2ptx.gpu.Kernel`) the first time a schedule runs
-    on an array of this type; a schedule that is the same object next time (the cached
-    ``*_launches`` functions return one) then goes straight to the raw kernels, so the
-    host time per launch is CuPy's, not this loop's.
-    """
-    cache = _prepared_schedules()
-    entry = cache.get((file, id(launches)))
-    if entry is None or entry[0] is not launches or entry[1:3] != (type(d), d.dtype):
-        kernels = {name: _kernel(file, name) for name in {launch.kernel for launch in launches}}
-        steps = []
-        for launch in launches:
-            kernel = kernels[launch.kernel]
-            grid, block = kernel.checked_shape(launch.grid, launch.block,
-                                               (d, *launch.scalars), launch.shared_mem)
-            steps.append((kernel.raw, grid, block, launch.scalars, launch.shared_mem))
-        entry = (launches, type(d), d.dtype, steps)
-        if isinstance(launches, tuple):  # only immutable schedules are remembered
-            if len(cache) >= 256:  # schedules made afresh per call must not pile up
-                cache.clear()
-            cache[(file, id(launches))] = entry
-    for raw, grid, block, scalars, shared in entry[3]:
-        raw(grid, block, (d, *scalars), shared_mem=shared)
+    """Launch each of ``launches`` from kernels/cuda/``file`` on the GPU array ``d``
+    (checked once per cached schedule: :func:`py2ptx.gpu.run_schedule`)."""
+    run_schedule(lambda name: _kernel(file, name), file, launches, d)
 
 
 
