@@ -357,3 +357,47 @@ def test_launch_checks_run_once_per_shape_and_types_but_still_refuse_new_mistake
         kernel(4, 256, d, 8, np.int32(0))
     with pytest.raises(gpu.LaunchShapeError):
         kernel(4, [2048], d, np.int32(8), np.int32(0))
+
+
+# --------------------------------------------------------------------------- what CuPy really passes
+
+_ECHO = r'''
+extern "C" __global__ void echo_int(int x, long long *out) { *out = x; }
+extern "C" __global__ void echo_float(float x, float *out) { *out = x; }
+extern "C" __global__ void echo_long(long long x, long long *out) { *out = x; }
+'''
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kernel, value, expected", [
+    # int n fed a Python int: the low 4 bytes of CuPy's int64 -- n itself on a little-endian host
+    ("echo_int", 100, 100),
+    ("echo_int", -7, -7),
+    # ... wrapped from 2**31 up
+    ("echo_int", 2**31 + 5, -(2**31) + 5),
+    # float x fed a Python float: the low 4 bytes of a double -- garbage
+    ("echo_float", 0.1, float(np.frombuffer(np.float64(0.1).tobytes()[:4], np.float32)[0])),
+    ("echo_float", 0.5, 0.0),
+    # long long fed np.int32: 8 bytes read from a 4-byte value (the low half is the value;
+    # the high half is whatever CuPy's scalar buffer holds past it: printed, not assumed)
+    ("echo_long", np.int32(5), None),
+    ("echo_long", np.int32(-1), None),
+])
+def test_what_mismatched_scalars_really_pass(kernel, value, expected):
+    """Issue 13, item 1: each argument trap launched *unchecked* (CuPy's RawKernel, not
+    py2ptx.gpu.Kernel), so what the kernel read is recorded, and the reason
+    gpu.check_args gives is tested against the GPU."""
+    import cupy
+
+    out_type = np.float32 if kernel == "echo_float" else np.int64
+    out = cupy.zeros(1, dtype=out_type)
+    cupy.RawKernel(_ECHO, kernel)((1,), (1,), (value, out))
+    got = out.get()[0].item()
+    print(f"{kernel}({value!r}) read {got!r}")
+    if expected is None:
+        assert got & 0xFFFFFFFF == int(value) & 0xFFFFFFFF  # the 4 bytes that were stored
+    else:
+        assert got == expected
+    params = gpu.kernel_params(_ECHO, kernel)
+    with pytest.raises(gpu.KernelArgumentError):  # and the launcher refuses every one of them
+        gpu.check_args(kernel, params, (value, FakeDeviceArray(out_type)))
