@@ -26,18 +26,22 @@ import inspect
 import io
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from .cbuild import asm_for, compiler_version
-from .cudatools import (
+from .cudatools import (  # the CCCL search reuses cudatools' wheel and toolkit roots
     KERNELS,
+    _system_roots,
+    _wheel_roots,
     CudaCompileError,
     compact_sass,
     cubin_for,
     find_nvrtc,
     find_tool,
     ptx_for,
+    sass_by_kernel,
     sass_for,
 )
 from .doctor import probe
@@ -227,3 +231,55 @@ def inner_loop_bytecodes(instructions) -> list:
     if end is None:
         raise ValueError(f"no loop jump ({' / '.join(LOOP_JUMPS)}) after the inner FOR_ITER")
     return [op for op in inner[: end + 1] if op.opname != "CACHE"]
+
+
+# --------------------------------------------------------------------------- what C++ can say
+
+
+#: How CUDA C++ spells a load's cache behaviour without writing PTX by hand (notebooks 00,
+#: 04, 06): name -> (kernel body over ``src``/``dst`` int4 pointers, needs CCCL headers).
+CACHE_HINTS = {
+    "__ldg": ("dst[i] = __ldg(src + i);", False),
+    "__ldcs / __stcs": ("__stcs(dst + i, __ldcs(src + i));", False),
+    "__ldcg": ("dst[i] = __ldcg(src + i);", False),
+    "cuda::annotated_ptr<int4, cuda::access_property::streaming>":
+        ("cuda::annotated_ptr<const int4, cuda::access_property::streaming> s(src);"
+         " dst[i] = s[i];", True),
+    "cuda::ptx::ld_nc_L1_no_allocate_L2_256B":
+        ("dst[i] = cuda::ptx::ld_nc_L1_no_allocate_L2_256B(cuda::ptx::space_global, src + i);",
+         True),
+}
+
+
+def cccl_include() -> Path | None:
+    """The CCCL headers (``cuda/annotated_ptr``, ``cuda/ptx``): the ``nvidia-cuda-cccl``
+    wheel's ``include/cccl``, or a CUDA toolkit's; None when neither is installed."""
+    for root in [*_wheel_roots(), *_system_roots()]:
+        if (root / "include" / "cccl" / "cuda" / "annotated_ptr").exists():
+            return root / "include" / "cccl"
+    return None
+
+
+def cache_hint_sass(arch: str = "sm_90") -> dict[str, dict]:
+    """Compile each of :data:`CACHE_HINTS` (NVRTC, then ptxas) and return, per spelling,
+    its global ``ptx`` loads/stores and ``sass`` LDG/STG lines, or ``missing`` with the
+    reason (no CCCL headers on this machine)."""
+    cccl = cccl_include()
+    out = {}
+    for i, (name, (body, needs_cccl)) in enumerate(CACHE_HINTS.items()):
+        if needs_cccl and cccl is None:
+            out[name] = {"missing": "needs the CCCL headers: pip install nvidia-cuda-cccl"}
+            continue
+        head = "#include <cuda/annotated_ptr>\n#include <cuda/ptx>\n" if needs_cccl else ""
+        source = (f'{head}extern "C" __global__ void hint{i}(const int4 *src, int4 *dst)'
+                  f' {{ int i = threadIdx.x; {body} }}\n')
+        options = (f"-I{cccl}", f"-I{cccl.parent}") if needs_cccl else ()
+        ptx = ptx_for(source, arch, options)
+        sass = sass_by_kernel(sass_for(source, arch, options))[f"hint{i}"]
+        out[name] = {
+            "ptx": [ln.strip() for ln in ptx.splitlines()
+                    if re.search(r"\b(ld|st)\.global|createpolicy", ln)],
+            "sass": [ln for ln in sass if re.match(r"(LDG|STG)\b", ln)
+                     or re.match(r"UMOV UR5, 0x", ln)],
+        }
+    return out
