@@ -33,9 +33,9 @@ import numpy as np
 from .cbuild import asm_for, compiler_version
 from .cudatools import (  # the CCCL search reuses cudatools' wheel and toolkit roots
     KERNELS,
+    CudaCompileError,
     _system_roots,
     _wheel_roots,
-    CudaCompileError,
     compact_sass,
     cubin_for,
     find_nvrtc,
