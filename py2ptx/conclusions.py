@@ -211,8 +211,8 @@ def layer_answer(timings: dict[str, Timing]) -> str:
         return "Rung 1 did not run here, so the layers have no split."
     lines = []
     for s in steps:
-        lines.append(f"{s.layer}: rungs " + ", ".join(str(rung(k).number) for k in s.rungs)
-                     + " ran here")
+        lines.append(f"{s.layer} layer: rung{'s' if len(s.rungs) > 1 else ''} "
+                     + ", ".join(str(rung(k).number) for k in s.rungs) + " ran")
     best_step = max((s for s in steps if s.total_step is not None),
                     key=lambda s: s.total_step, default=None)
     if best_step is not None and best_step.total_step > 1:
@@ -221,7 +221,9 @@ def layer_answer(timings: dict[str, Timing]) -> str:
     ptx = next((s for s in steps if s.layer == "ptx"), None)
     if ptx is None:
         lines.append("No rung ran at the PTX layer here, so this machine has no PTX row.")
+    elif ptx.total_step is not None and ptx.total_step <= 1:
+        lines.append("The PTX layer's rung did not make the fastest time any faster (×1).")
     elif ptx.total_step is not None:
-        lines.append(f"The PTX layer's rungs changed the fastest time by "
-                     f"{format_speedup(ptx.total_step)}.")
+        lines.append(f"The PTX layer's rung made the fastest time "
+                     f"{format_speedup(ptx.total_step)} faster.")
     return "\n".join(lines)
