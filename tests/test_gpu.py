@@ -401,3 +401,21 @@ def test_what_mismatched_scalars_really_pass(kernel, value, expected):
     params = gpu.kernel_params(_ECHO, kernel)
     with pytest.raises(gpu.KernelArgumentError):  # and the launcher refuses every one of them
         gpu.check_args(kernel, params, (value, FakeDeviceArray(out_type)))
+
+
+@pytest.mark.parametrize("ctype, value, says", [
+    ("int", 2**31, r"would read -2147483648.*does not fit in int"),
+    ("int", 100, r"8-byte long long.*low 4 of 8 bytes, which is 100 only because"),
+    ("float", 0.5, r"8-byte double.*would read 0\.0, not 0\.5.*np\.float32\(0\.5\)"),
+    ("long long", np.int32(5), r"np\.int32; pass np\.int64.*4 of them from past the end"),
+])
+def test_a_refused_scalar_is_told_what_the_kernel_would_read(ctype, value, says):
+    params = gpu.kernel_params(f'extern "C" __global__ void k(int *a, {ctype} x) {{}}', "k")
+    with pytest.raises(gpu.KernelArgumentError, match=says):
+        gpu.check_args("k", params, (FakeDeviceArray(np.int32), value))
+
+
+def test_a_python_scalar_of_exactly_the_parameters_type_passes():
+    params = gpu.kernel_params('extern "C" __global__ void k(long long n, double x) {}', "k")
+    gpu.check_args("k", params, (7, 0.5))  # CuPy's int64 and float64: the parameters' own types
+    assert gpu.cupy_scalar_dtype(2**63) == np.uint64 and gpu.cupy_scalar_dtype("x") is None
