@@ -300,6 +300,8 @@ def test_the_store_experiment_says_what_remains():
     assert "67% of it comes with the stores" in text and "does not explain" in text
     gone = conclusions.store_experiment(rv, rs, Timing((1.0, 1.02, 0.98)), ss)
     assert "gap is gone" in gone
+    faster = conclusions.store_experiment(rv, rs, Timing((0.6, 0.61, 0.59)), ss)
+    assert "even faster" in faster and "remains" not in faster
 
 
 def test_every_notebook_of_issue_13_computes_its_conclusions():
