@@ -36,6 +36,8 @@ def stack_diagram(highlight: str | None = None, modes: dict | None = None, ax=No
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(11, 7.2))
+    # Drawn for an 11-inch-wide figure; a smaller one (the stack explorer's) scales the text.
+    k = min(1.0, ax.figure.get_figwidth() / 11)
     ax.set_xlim(0, 12)
     ax.set_ylim(0.5, 10.2)
     ax.axis("off")
@@ -50,49 +52,49 @@ def stack_diagram(highlight: str | None = None, modes: dict | None = None, ax=No
         ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02",
                                     fc=MODE_COLORS.get(mode, MODE_COLORS[None]),
                                     ec="black" if chosen else "#888888", lw=3 if chosen else 1))
-        ax.text(x + 0.2, y + h - 0.3, layer.title, fontsize=11, weight="bold", va="center")
+        ax.text(x + 0.2, y + h - 0.3, layer.title, fontsize=11 * k, weight="bold", va="center")
         ax.text(x + 0.2, y + h - 0.68, textwrap.fill(" · ".join(layer.members), 75),
-                fontsize=9, va="top")
+                fontsize=9 * k, va="top")
         if mode:
             ax.text(x + w - 0.15, y + (0.2 if key == "runtime" else h - 0.3),
-                    f"this machine: {mode}", fontsize=8,
+                    f"this machine: {mode}", fontsize=8 * k,
                     ha="right", va="center", style="italic")
     ax.text(7.1, 6.2, textwrap.fill("The CUDA runtime (here through CuPy or numba.cuda) "
                                     "calls the driver. The driver loads a module's SASS, or "
                                     "JIT-compiles its PTX for the GPU it finds, then "
                                     "launches the kernel.", 48),
-            fontsize=8, va="top")
+            fontsize=8 * k, va="top")
     # other host APIs: beside the CUDA runtime, on top of the same kind of driver stack
     ax.add_patch(FancyBboxPatch((8.0, 2.9), 3.8, 1.1, boxstyle="round,pad=0.02",
                                 fc="#f4f4f4", ec="#bbbbbb", ls="--"))
-    ax.text(9.9, 3.65, "other host APIs, not used here", fontsize=8, ha="center",
+    ax.text(9.9, 3.65, "other host APIs, not used here", fontsize=8 * k, ha="center",
             style="italic")
-    ax.text(9.9, 3.25, " · ".join(LAYERS["runtime"].beside), fontsize=9, ha="center")
-    ax.text(3.2, 9.75, "code path: what the GPU will run", fontsize=10, ha="center",
+    ax.text(9.9, 3.25, " · ".join(LAYERS["runtime"].beside), fontsize=9 * k, ha="center")
+    ax.text(3.2, 9.75, "code path: what the GPU will run", fontsize=10 * k, ha="center",
             weight="bold", color="#1f5fa8")
-    ax.text(9.35, 9.75, "control path: who loads and launches it", fontsize=10,
+    ax.text(9.35, 9.75, "control path: who loads and launches it", fontsize=10 * k,
             ha="center", weight="bold", color="#a8321f")
 
     def arrow(x0, y0, x1, y1, text="", color="#1f5fa8", ls="-", **kw):
         ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
                     arrowprops={"arrowstyle": "->", "color": color, "lw": 1.6, "ls": ls})
         if text:
-            ax.text((x0 + x1) / 2 + 0.1, (y0 + y1) / 2, text, fontsize=8, color=color,
+            ax.text((x0 + x1) / 2 + 0.1, (y0 + y1) / 2, text, fontsize=8 * k, color=color,
                     va="center", **kw)
 
     arrow(1.2, 8.0, 1.2, 7.4, "source: CUDA C, Python (Numba), Triton")
     arrow(1.2, 6.3, 1.2, 5.7, "NVCC / NVRTC, NVVM (Numba), Triton emit PTX")
     arrow(1.2, 4.6, 1.2, 4.0, "ptxas assembles (offline: NVCC, NVRTC)")
     arrow(6.2, 5.15, 6.9, 5.15, "", ls="--")
-    ax.text(6.25, 5.45, "PTX: JIT", fontsize=7, color="#1f5fa8")
+    ax.text(6.25, 5.45, "PTX: JIT", fontsize=7 * k, color="#1f5fa8")
     arrow(6.2, 3.45, 6.9, 4.7, "", ls="--")
-    ax.text(6.25, 3.7, "SASS: load", fontsize=7, color="#1f5fa8")
+    ax.text(6.25, 3.7, "SASS: load", fontsize=7 * k, color="#1f5fa8")
     arrow(9.35, 8.0, 9.35, 7.4, "calls (cudaMalloc, a launch...)", color="#a8321f")
     arrow(7.4, 4.6, 7.4, 2.2, "launch", color="#a8321f")
     ax.text(6.0, 0.75, "Solid blue: compilation, before a launch. Dashed: the driver loads SASS, "
-            "or JIT-compiles PTX with its own ptxas for the GPU it finds.", fontsize=8,
+            "or JIT-compiles PTX with its own ptxas for the GPU it finds.", fontsize=8 * k,
             ha="center", style="italic")
-    ax.set_title("The stack: two paths from your program to the GPU", fontsize=11)
+    ax.set_title("The stack: two paths from your program to the GPU", fontsize=11 * k)
     return ax.figure
 
 
