@@ -38,13 +38,19 @@ def stack_diagram(highlight: str | None = None, modes: dict | None = None, ax=No
         _, ax = plt.subplots(figsize=(11, 7.2))
     # Drawn for an 11-inch-wide figure; a smaller one (the stack explorer's) scales the text.
     k = min(1.0, ax.figure.get_figwidth() / 11)
+    if len(ax.figure.axes) == 1:  # the diagram is the whole figure: use all of it
+        ax.figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.94)
     ax.set_xlim(0, 12)
-    ax.set_ylim(0.5, 10.2)
+    ax.set_ylim(0.55, 10.1)
     ax.axis("off")
     # layer key -> (x, y, width, height): the code path on the left, control on the right
     boxes = {"application": (0.2, 8.0, 11.6, 1.1), "compilers": (0.2, 6.3, 6.0, 1.1),
              "ptx": (0.2, 4.6, 6.0, 1.1), "sass": (0.2, 2.9, 6.0, 1.1),
              "runtime": (6.9, 4.6, 4.9, 2.8), "hardware": (0.2, 1.1, 11.6, 1.1)}
+    # The two paths as two panels behind their boxes.
+    for x, w, color in ((0.05, 6.3, "#e2ebf6"), (6.75, 5.2, "#f6e6e2")):
+        ax.add_patch(FancyBboxPatch((x, 2.75), w, 5.0, boxstyle="round,pad=0.02",
+                                    fc=color, ec="none", zorder=0))
     for key, (x, y, w, h) in boxes.items():
         layer = LAYERS[key]
         mode, _ = (modes or {}).get(key, (None, ""))
