@@ -180,8 +180,10 @@ def headline(timings: dict[str, Timing]) -> str:
     ]
     noisy = [k for k in (split.base, split.same, split.best) if timings[k].noisy]
     if noisy:
+        fastest = timings[split.base].best / timings[split.best].best
         lines.append("Noisy here (IQR > 20 % of the median): " + ", ".join(noisy)
-                     + " — read the total as its quartile range, not as one number.")
+                     + " — read the total as its quartile range, not as one number "
+                     f"(from the fastest sample of each: {format_speedup(fastest)}).")
     same_dev, best_dev = rung(split.same).device, rung(split.best).device
     if split.best != split.same and same_dev != best_dev:
         lines.append(f"The algorithm-change step also changes device ({same_dev.upper()} "
