@@ -307,3 +307,9 @@ def test_the_store_experiment_says_what_remains():
 def test_every_notebook_of_issue_13_computes_its_conclusions():
     for stem in MINE:
         assert "conclusions." in notebook_text(stem) or stem == "00-the-stack", stem
+
+
+def test_notebook_00s_same_ptx_differs_only_in_its_target():
+    ptx_75, ptx_90 = (cudatools.ptx_for("7_odd_even_global.cu", a) for a in ("sm_75", "sm_90"))
+    differ = [(a, b) for a, b in zip(ptx_75.splitlines(), ptx_90.splitlines(), strict=True) if a != b]
+    assert differ == [(".target sm_75", ".target sm_90")]
