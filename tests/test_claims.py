@@ -313,3 +313,19 @@ def test_notebook_00s_same_ptx_differs_only_in_its_target():
     ptx_75, ptx_90 = (cudatools.ptx_for("7_odd_even_global.cu", a) for a in ("sm_75", "sm_90"))
     differ = [(a, b) for a, b in zip(ptx_75.splitlines(), ptx_90.splitlines(), strict=True) if a != b]
     assert differ == [(".target sm_75", ".target sm_90")]
+
+
+def test_the_instructions_notebooks_00_and_04_name_are_in_the_compiler_output():
+    ptx = cudatools.ptx_for("7_odd_even_global.cu")
+    for word in ("ld.global.u32", "setp.le.s32", "@%p2 bra", "st.global.u32"):
+        assert word in ptx, word
+    sass = cudatools.compact_sass(cudatools.sass_for("7_odd_even_global.cu"))
+    for word in ("LDG.E", "ISETP.GT", "STG.E", "@!P0 EXIT", "LEA", "IMAD.WIDE"):
+        assert word in sass, word
+    x86 = stack.artifact("x86").text
+    assert "pshufd" in x86 and "%xmm" in x86
+    by = cudatools.sass_by_kernel(cudatools.sass_for("11_odd_even_inline_ptx.cu"))
+    diff = cudatools.sass_diff(by["odd_even_shared_minmax"], by["odd_even_shared_ptx"])
+    changed = [ln for ln in diff.splitlines()
+               if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    assert changed and all(ln[1:].startswith("LDS ") for ln in changed)  # "only which register"
