@@ -9,7 +9,8 @@ Three things a raw kernel launch does not do for you, and this module does:
   ``long long``, a Python ``float`` as an 8-byte ``double``
   (``numpy_dtype_from_pyscalar`` in ``cupy/_core/_scalar.pyx``) — and hands
   ``cuLaunchKernel`` one pointer per argument (``kernelParams``). The driver copies
-  as many bytes from each pointer as the kernel's parameter has. So ``int n`` fed a
+  as many bytes from each pointer as the kernel's parameter has (the driver API:
+  parameter "offsets and sizes ... are retrieved directly from the kernel's image"). So ``int n`` fed a
   Python int reads the low 4 bytes of the int64: ``n`` itself on a little-endian
   host while |n| < 2³¹, wrapped beyond. The real traps: a Python ``float`` into a
   ``float`` parameter (the low 4 bytes of a double: garbage), ``np.int32`` into a
