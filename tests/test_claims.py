@@ -329,3 +329,13 @@ def test_the_instructions_notebooks_00_and_04_name_are_in_the_compiler_output():
     changed = [ln for ln in diff.splitlines()
                if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
     assert changed and all(ln[1:].startswith("LDS ") for ln in changed)  # "only which register"
+
+
+def test_notebook_02s_reading_of_the_recorded_cpu_rungs_holds():
+    there = reports.recorded_ladder(recorded("ladder"))
+    numba, c = there["numba_bubble"], there["c_bubble_scalar"]
+    r = conclusions.ratio(numba, c)
+    assert not conclusions.within_noise(numba, c) and 1.0 < r.value < 1.03  # "2 % slower, just clear"
+    assert f"{r.value - 1:.0%} slower" in notebook_text("02-c-and-numba")
+    assert f"{numba.median * 1e3:.1f} ms against {c.median * 1e3:.1f} ms" in notebook_text(
+        "02-c-and-numba").replace("\n", " ")
