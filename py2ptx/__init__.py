@@ -24,12 +24,15 @@ import graph has no cycle).
 ``gpusorts``       every GPU sort: in-place device sorts, their launch schedules
 ``ladder``         the registry of every version of the sort: the one list
                    every table, plan and mode derives from
-``stack``          the real artifact each layer makes of one step (00)
+``stack``          the real artifact each layer makes of one step; PTX's
+                   .version/.target; what C++ says about cache hints (00, 04)
 ``doctor``         what this machine has; how each rung runs here (00)
 ``results``        recorded runs with provenance, their loader, ``Measured``
 ``bench``          validate, then time, every version; the GPU check's plan;
                    the ladder at one n (``python -m py2ptx ladder``)
 ``speedups``       where the speedup comes from, by kind and by layer (06)
+``conclusions``    measured sentences computed from the run shown, with how
+                   sure they are (01, 02, 04, 06)
 ``plots``          the stack diagram, the speedup ladder, time vs n, ... (06)
 ``reports``        the ladder's tables and figure, two machines side by side (06)
 ``deepseek_grid``  notebook 05's grid read back: cells, the tuner, findings

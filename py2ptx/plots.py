@@ -25,42 +25,82 @@ MODE_COLORS = {"runs": "#c7e9c0", "produced": "#fde0a0", "absent": "#eeeeee",
 
 
 def stack_diagram(highlight: str | None = None, modes: dict | None = None, ax=None):
-    """The hardware-software stack, top (application) to bottom (hardware).
+    """The stack as two paths (notebook 00): the **code** path (source -> compilers ->
+    PTX -> ptxas -> SASS, offline or JIT in the driver) and the **control** path
+    (application -> CUDA runtime -> driver: load, JIT, launch -> GPU), with OpenCL,
+    Vulkan and DirectX as other host APIs to the same driver stack.
 
     ``highlight`` outlines one layer; ``modes`` (the doctor's ``report.layers``)
     colours each layer by what this machine does with it: runs it, only produces it
     (PTX and SASS without a GPU), or lacks it.
     """
-    layers = list(LAYERS.values())
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 0.9 * len(layers) + 0.8))
-    ax.set_xlim(0, 10)
-    ax.set_ylim(0, len(layers))
+        _, ax = plt.subplots(figsize=(11, 7.2))
+    # Drawn for an 11-inch-wide figure; a smaller one (the stack explorer's) scales the text.
+    k = min(1.0, ax.figure.get_figwidth() / 11)
+    if len(ax.figure.axes) == 1:  # the diagram is the whole figure: use all of it
+        ax.figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.94)
+    ax.set_xlim(0, 12)
+    ax.set_ylim(0.55, 10.1)
     ax.axis("off")
-    for i, layer in enumerate(layers):
-        y = len(layers) - 1 - i
-        mode, why = (modes or {}).get(layer.key, (None, ""))
-        width = 7.0 if layer.beside else 9.6
-        chosen = layer.key == highlight
-        ax.add_patch(FancyBboxPatch((0.2, y + 0.1), width, 0.8, boxstyle="round,pad=0.02",
+    # layer key -> (x, y, width, height): the code path on the left, control on the right
+    boxes = {"application": (0.2, 8.0, 11.6, 1.1), "compilers": (0.2, 6.3, 6.0, 1.1),
+             "ptx": (0.2, 4.6, 6.0, 1.1), "sass": (0.2, 2.9, 6.0, 1.1),
+             "runtime": (6.9, 4.6, 4.9, 2.8), "hardware": (0.2, 1.1, 11.6, 1.1)}
+    # The two paths as two panels behind their boxes.
+    for x, w, color in ((0.05, 6.3, "#e2ebf6"), (6.75, 5.2, "#f6e6e2")):
+        ax.add_patch(FancyBboxPatch((x, 2.75), w, 5.0, boxstyle="round,pad=0.02",
+                                    fc=color, ec="none", zorder=0))
+    for key, (x, y, w, h) in boxes.items():
+        layer = LAYERS[key]
+        mode, _ = (modes or {}).get(key, (None, ""))
+        chosen = key == highlight
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02",
                                     fc=MODE_COLORS.get(mode, MODE_COLORS[None]),
-                                    ec="black" if chosen else "#888888",
-                                    lw=3 if chosen else 1))
-        ax.text(0.4, y + 0.62, layer.title, fontsize=11, weight="bold", va="center")
-        ax.text(0.4, y + 0.3, " · ".join(layer.members), fontsize=9, va="center")
+                                    ec="black" if chosen else "#888888", lw=3 if chosen else 1))
+        ax.text(x + 0.2, y + h - 0.3, layer.title, fontsize=11 * k, weight="bold", va="center")
+        ax.text(x + 0.2, y + h - 0.68, textwrap.fill(" · ".join(layer.members), 75),
+                fontsize=9 * k, va="top")
         if mode:
-            ax.text(0.2 + width - 0.15, y + 0.62, f"this machine: {mode}", fontsize=8,
+            ax.text(x + w - 0.15, y + (0.2 if key == "runtime" else h - 0.3),
+                    f"this machine: {mode}", fontsize=8 * k,
                     ha="right", va="center", style="italic")
-        if layer.beside:
-            ax.add_patch(FancyBboxPatch((7.4, y + 0.1), 2.4, 0.8, boxstyle="round,pad=0.02",
-                                        fc="#f4f4f4", ec="#bbbbbb", ls="--"))
-            ax.text(8.6, y + 0.62, "beside it", fontsize=8, ha="center", style="italic")
-            ax.text(8.6, y + 0.3, " · ".join(layer.beside), fontsize=9, ha="center")
-        if i:
-            ax.annotate("", xy=(1.2, y + 0.9), xytext=(1.2, y + 1.1),
-                        arrowprops={"arrowstyle": "->", "color": "#555555"})
-    ax.set_title("The stack, top to bottom: each layer turns the one above into "
-                 "something the one below runs", fontsize=10)
+    ax.text(7.1, 6.2, textwrap.fill("The CUDA runtime (here through CuPy or numba.cuda) "
+                                    "calls the driver. The driver loads a module's SASS, or "
+                                    "JIT-compiles its PTX for the GPU it finds, then "
+                                    "launches the kernel.", 48),
+            fontsize=8 * k, va="top")
+    # other host APIs: beside the CUDA runtime, on top of the same kind of driver stack
+    ax.add_patch(FancyBboxPatch((8.0, 2.9), 3.8, 1.1, boxstyle="round,pad=0.02",
+                                fc="#f4f4f4", ec="#bbbbbb", ls="--"))
+    ax.text(9.9, 3.65, "other host APIs, not used here", fontsize=8 * k, ha="center",
+            style="italic")
+    ax.text(9.9, 3.25, " · ".join(LAYERS["runtime"].beside), fontsize=9 * k, ha="center")
+    ax.text(3.2, 9.75, "code path: what the GPU will run", fontsize=10 * k, ha="center",
+            weight="bold", color="#1f5fa8")
+    ax.text(9.35, 9.75, "control path: who loads and launches it", fontsize=10 * k,
+            ha="center", weight="bold", color="#a8321f")
+
+    def arrow(x0, y0, x1, y1, text="", color="#1f5fa8", ls="-", **kw):
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops={"arrowstyle": "->", "color": color, "lw": 1.6, "ls": ls})
+        if text:
+            ax.text((x0 + x1) / 2 + 0.1, (y0 + y1) / 2, text, fontsize=8 * k, color=color,
+                    va="center", **kw)
+
+    arrow(1.2, 8.0, 1.2, 7.4, "source: CUDA C, Python (Numba), Triton")
+    arrow(1.2, 6.3, 1.2, 5.7, "NVCC / NVRTC, NVVM (Numba), Triton emit PTX")
+    arrow(1.2, 4.6, 1.2, 4.0, "ptxas assembles (offline: NVCC, NVRTC)")
+    arrow(6.2, 5.15, 6.9, 5.15, "", ls="--")
+    ax.text(6.25, 5.45, "PTX: JIT", fontsize=7 * k, color="#1f5fa8")
+    arrow(6.2, 3.45, 6.9, 4.7, "", ls="--")
+    ax.text(6.25, 3.7, "SASS: load", fontsize=7 * k, color="#1f5fa8")
+    arrow(9.35, 8.0, 9.35, 7.4, "calls (cudaMalloc, a launch...)", color="#a8321f")
+    arrow(7.4, 4.6, 7.4, 2.2, "launch", color="#a8321f")
+    ax.text(6.0, 0.75, "Solid blue: compilation, before a launch. Dashed: the driver loads SASS, "
+            "or JIT-compiles PTX with its own ptxas for the GPU it finds.", fontsize=8 * k,
+            ha="center", style="italic")
+    ax.set_title("The stack: two paths from your program to the GPU", fontsize=11 * k)
     return ax.figure
 
 
