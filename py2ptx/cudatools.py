@@ -367,22 +367,28 @@ def sass_for(source_or_cubin, arch: str = DEFAULT_ARCH, options=()) -> str:
 
     Disassembled by ``cuobjdump -sass`` from this environment's wheel.
     """
-    cubin = (
-        source_or_cubin
-        if isinstance(source_or_cubin, bytes | bytearray)
-        else cubin_for(source_or_cubin, arch, options)
-    )
+    return _cuobjdump(_as_cubin(source_or_cubin, arch, options), "-sass")
+
+
+def _as_cubin(source_or_cubin, arch: str, options) -> bytes:
+    if isinstance(source_or_cubin, bytes | bytearray):
+        return bytes(source_or_cubin)
+    return cubin_for(source_or_cubin, arch, options)
+
+
+def _cuobjdump(cubin: bytes, flag: str) -> str:
+    """``cuobjdump <flag>`` on a cubin, from this environment's wheel."""
     with tempfile.TemporaryDirectory(prefix="py2ptx-") as tmp:
         path = Path(tmp) / "kernel.cubin"
         path.write_bytes(bytes(cubin))
         out = subprocess.run(
-            [str(find_tool("cuobjdump").path), "-sass", str(path)],
+            [str(find_tool("cuobjdump").path), flag, str(path)],
             capture_output=True,
             text=True,
             timeout=120,
         )
     if out.returncode != 0:
-        raise RuntimeError(f"cuobjdump failed: {out.stderr.strip()}")
+        raise RuntimeError(f"cuobjdump {flag} failed: {out.stderr.strip()}")
     return out.stdout
 
 
@@ -453,3 +459,16 @@ def assemble_ptx(ptx: str, arch: str = DEFAULT_ARCH, name: str = "kernel.ptx") -
 def environment_prefix() -> Path:
     """The Python environment the course runs in (a tool 'from the environment' lives here)."""
     return Path(sys.prefix).resolve()
+
+
+_RES_USAGE = re.compile(r"Function (\S+):\s*\n\s*(.*)")
+
+
+def resource_usage(source_or_cubin, arch: str = DEFAULT_ARCH, options=()) -> dict[str, dict]:
+    """Per kernel, what ``cuobjdump -res-usage`` reports: ``REG`` (registers per thread),
+    ``STACK`` and ``LOCAL`` (bytes of local memory per thread: > 0 means spills or an
+    array indexed at run time), ``SHARED`` (static shared bytes, with the 1 KB sm_90
+    reserves per block), ``CONSTANT[0]`` ... -- ``{"odd_even_registers": {"REG": 39, ...}}``."""
+    listing = _cuobjdump(_as_cubin(source_or_cubin, arch, options), "-res-usage")
+    return {name: {k: int(v) for k, v in re.findall(r"([A-Z_]+(?:\[\d+\])?):(\d+)", fields)}
+            for name, fields in _RES_USAGE.findall(listing)}

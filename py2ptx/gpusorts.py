@@ -127,6 +127,114 @@ def bitonic_launches(size: int, threads: int = 512) -> list[Launch]:
     return out
 
 
+def odd_even_temporal_launches(n: int, tile: int = 512, halo: int = 256) -> list[Launch]:
+    """Variant 7c's schedule: ceil(n / halo) launches (made even), each up to ``halo``
+    phases on every tile of ``tile`` keys plus its halos, from one half of a 2n-key
+    double buffer into the other. ``(tile + 2 halo) / 2`` threads a block: a pair each."""
+    if tile < 1 or halo < 1:
+        raise ValueError(f"temporal blocking needs tile >= 1 and halo >= 1, not {tile}, {halo}")
+    threads = min(1024, max(32, (tile + 2 * halo) // 2))
+    chunks = [halo] * (n // halo) + ([n % halo] if n % halo else [])
+    if len(chunks) % 2:  # an even count, so the keys end in the buffer they started in
+        last = chunks.pop()
+        chunks += [last // 2, last - last // 2]
+    out, done = [], 0
+    for i, phases in enumerate(chunks):
+        out.append(Launch("odd_even_temporal", _blocks(n, tile), threads,
+                          tuple(np.int32(x) for x in (n, tile, halo, (i & 1) * n, done, phases)),
+                          4 * (tile + 2 * halo)))
+        done += phases
+    return out
+
+
+#: Keys per thread in registers of 8c and 9b (their files' KEYS_PER_THREAD default).
+REGISTER_KEYS = 16
+#: The most threads one block may have (every CUDA GPU since compute capability 2.0).
+BLOCK_THREADS = 1024
+
+
+def odd_even_registers_launch(n: int, phases: int | None = None) -> Launch:
+    """Variant 8c's single launch: p = ceil(n / 16) threads, 16 keys each in registers,
+    a two-buffer mailbox of 4 p ints; ``phases`` (n unless told) phases of odd-even."""
+    p = -(-n // REGISTER_KEYS)
+    if p > BLOCK_THREADS:
+        raise ValueError(f"{n} keys need {p} threads of {REGISTER_KEYS} keys in registers; a "
+                         f"block has at most {BLOCK_THREADS} ({BLOCK_THREADS * REGISTER_KEYS} "
+                         f"keys). Use rung 8 (shared memory) or bitonic sort for larger n.")
+    return Launch("odd_even_registers", 1, p,
+                  (np.int32(n), np.int32(n if phases is None else phases)), 4 * 4 * p)
+
+
+def merge_split_interleaved_launch(n: int, threads: int = BLOCK_THREADS,
+                                   run: int = 16) -> Launch:
+    """Variant 8d's single launch: p threads (a multiple of 32, so key k of every run sits
+    in its thread's own bank) with runs of m = ceil(n / p) keys, two buffers of p * m."""
+    p = max(32, min(threads, 32 * -(-n // (32 * run))))
+    if p % 32:
+        raise ValueError(f"merge-split interleaved needs a multiple of 32 threads, not {p}")
+    m = -(-n // p)
+    return Launch("merge_split_interleaved", 1, p, (np.int32(n), np.int32(m)), 2 * 4 * p * m)
+
+
+def bitonic_registers_size(n: int) -> int:
+    """The power of two variant 9b sorts: n rounded up, and at least one warp's 32 * 16."""
+    return max(padded_size(n), 32 * REGISTER_KEYS)
+
+
+#: The most tiles variant 9b merges in one launch (its file's MERGE_SPAN default).
+MERGE_SPAN = 16
+
+
+def bitonic_registers_launches(size: int, threads: int = BLOCK_THREADS,
+                               merge_span: int = MERGE_SPAN) -> list[Launch]:
+    """Variant 9b's schedule for ``size`` keys (a power of two >= 512).
+
+    One launch of bitonic_block sorts every tile of ``threads`` * 16 keys in registers;
+    then for each merge size k beyond a tile: one bitonic_merge_tiles launch for all of
+    its steps whose partner is in another tile (the flip, then j = k/4 ... tile), then
+    one bitonic_block launch (merge_only = 1) for the steps inside a tile. A merge of
+    more than ``merge_span`` tiles takes one bitonic_global_step launch per such step.
+    """
+    if size < 32 * REGISTER_KEYS or size & (size - 1):
+        raise ValueError(f"variant 9b sorts a power of two >= {32 * REGISTER_KEYS} keys, not "
+                         f"{size}; pad with bitonic_registers_size(n)")
+    if threads < 32 or threads > BLOCK_THREADS or threads & (threads - 1):
+        raise ValueError(f"variant 9b needs a power-of-two block of 32 to {BLOCK_THREADS} "
+                         f"threads (a warp's shuffles need all 32 lanes), not {threads}")
+    if merge_span > MERGE_SPAN or merge_span < 1 or merge_span & (merge_span - 1):
+        raise ValueError(f"merge_span is a power of two up to the file's {MERGE_SPAN}, "
+                         f"not {merge_span}")
+    threads = min(threads, size // REGISTER_KEYS)
+    tile = threads * REGISTER_KEYS
+    tiles = size // tile
+    shared = 4 * (tile + tile // 32)  # padded: one spare word every 32
+    pair_threads = min(PAIR_THREADS, size // 2)
+
+    def step(j: int, flip: int) -> Launch:
+        return Launch("bitonic_global_step", size // 2 // pair_threads, pair_threads,
+                      (np.uint32(j), np.int32(flip)))
+
+    out = [Launch("bitonic_block", tiles, threads, (np.int32(0),), shared)]
+    k = 2 * tile
+    while k <= size:
+        span = k // tile
+        if span <= merge_span:  # size / (2 span) threads: one per column and its mirror
+            columns = size // (2 * span)
+            block = min(PAIR_THREADS, columns)
+            out.append(Launch("bitonic_merge_tiles", columns // block, block,
+                              (np.uint32(tile.bit_length() - 1),
+                               np.uint32(span.bit_length() - 1))))
+        else:
+            out.append(step(k // 2, 1))
+            j = k // 4
+            while j >= tile:
+                out.append(step(j, 0))
+                j //= 2
+        out.append(Launch("bitonic_block", tiles, threads, (np.int32(1),), shared))
+        k *= 2
+    return out
+
+
 def run_launches(file: str, launches: list[Launch], d) -> None:
     """Launch each of ``launches`` from kernels/cuda/``file`` on the GPU array ``d``."""
     kernels = {name: _kernel(file, name) for name in {launch.kernel for launch in launches}}
@@ -174,14 +282,16 @@ def merge_split_launch(n: int, threads: int = 1024, run: int = 16) -> Launch:
 
 def merge_split_device(d, threads: int = 1024) -> None:
     """Version 3b: odd-even merge-split in one block's shared memory, in place."""
-    n = d.size
-    if n < 2:
-        return
-    launch = merge_split_launch(n, threads)
+    if d.size >= 2:
+        _run_merge_split("8b_merge_split_shared.cu", merge_split_launch(d.size, threads), d)
+
+
+def _run_merge_split(file: str, launch: Launch, d) -> None:
     if launch.shared_mem > 4 * max_n_shared():
-        raise ValueError(f"{n} keys need {launch.shared_mem:,} bytes of shared memory (two "
-                         f"buffers); this GPU gives one block at most {4 * max_n_shared():,}.")
-    run_launches("8b_merge_split_shared.cu", [launch], d)
+        raise ValueError(f"{d.size} keys need {launch.shared_mem:,} bytes of shared memory "
+                         f"(two buffers); this GPU gives one block at most "
+                         f"{4 * max_n_shared():,}.")
+    run_launches(file, [launch], d)
 
 
 def padded_size(n: int) -> int:
@@ -191,18 +301,57 @@ def padded_size(n: int) -> int:
 
 def bitonic_device(d, threads: int = 512) -> None:
     """Rung 9: bitonic sort from 9_bitonic.cu, in place (pads to a power of two)."""
-    cp = require_gpu("bitonic sort")
+    if d.size >= 2:
+        size = padded_size(d.size)
+        run_padded("9_bitonic.cu", bitonic_launches(size, threads), d, size)
+
+
+def run_padded(file: str, launches: list[Launch], d, size: int) -> None:
+    """:func:`run_launches` on ``d`` padded with INT_MAX to ``size`` keys, which sort to
+    the end and are cut off afterwards (a copy only when ``size`` is not ``d.size``)."""
+    cp = require_gpu(file)
+    work = d
+    if size != d.size:
+        work = cp.full(size, INT32_MAX, dtype=np.int32)
+        work[:d.size] = d
+    run_launches(file, launches, work)
+    if work is not d:
+        d[:] = work[:d.size]
+
+
+def odd_even_temporal_device(d, tile: int = 512, halo: int = 256) -> None:
+    """Variant 7c: n phases in ceil(n / halo) launches (temporal blocking), in place."""
+    cp = require_gpu("odd-even sort (temporal blocking)")
     n = d.size
     if n < 2:
         return
-    size = padded_size(n)
-    work = d
-    if size != n:  # INT_MAX padding sorts to the end and is cut off afterwards
-        work = cp.full(size, INT32_MAX, dtype=np.int32)
-        work[:n] = d
-    run_launches("9_bitonic.cu", bitonic_launches(size, threads), work)
-    if work is not d:
-        d[:] = work[:n]
+    work = cp.empty(2 * n, dtype=np.int32)  # two buffers: launches read one, write the other
+    work[:n] = d
+    run_launches("7c_odd_even_temporal.cu", odd_even_temporal_launches(n, tile, halo), work)
+    d[:] = work[:n]
+
+
+def odd_even_registers_device(d) -> None:
+    """Variant 8c: one block, 16 keys per thread in registers, n phases, in place."""
+    n = d.size
+    if n < 2:
+        return
+    run_launches("8c_odd_even_registers.cu", [odd_even_registers_launch(n)], d)
+
+
+def merge_split_interleaved_device(d, threads: int = BLOCK_THREADS) -> None:
+    """Variant 8d: merge-split with interleaved runs (8b's bank conflicts fixed), in place."""
+    if d.size >= 2:
+        _run_merge_split("8d_merge_split_interleaved.cu",
+                         merge_split_interleaved_launch(d.size, threads), d)
+
+
+def bitonic_registers_device(d, threads: int = BLOCK_THREADS) -> None:
+    """Variant 9b: bitonic sort with keys in registers, one launch up to 16,384 keys (a
+    tile) and two more per merge above, in place (pads to a power of two >= 512)."""
+    if d.size >= 2:
+        size = bitonic_registers_size(d.size)
+        run_padded("9b_bitonic_registers.cu", bitonic_registers_launches(size, threads), d, size)
 
 
 def cupy_sort_device(d) -> None:
@@ -255,6 +404,10 @@ odd_even_inline_ptx = on_gpu(odd_even_inline_ptx_device)
 odd_even_minmax = on_gpu(odd_even_minmax_device)
 odd_even_handwritten_ptx = on_gpu(odd_even_handwritten_ptx_device)
 merge_split = on_gpu(merge_split_device)
+odd_even_registers = on_gpu(odd_even_registers_device)
+odd_even_temporal = on_gpu(odd_even_temporal_device)
+merge_split_interleaved = on_gpu(merge_split_interleaved_device)
+bitonic_registers = on_gpu(bitonic_registers_device)
 
 
 def time_transfers(n: int, repeats: int = 20):
@@ -292,6 +445,31 @@ def bitonic_schedule(n: int, threads: int | None = None) -> Schedule:
     """Rung 9 on CPU threads: every launch, on n padded to a power of two."""
     size = padded_size(n)
     return Schedule(size, bitonic_launches(size, threads or 512))
+
+
+def odd_even_temporal_schedule(n: int, threads: int | None = None) -> Schedule:
+    """Variant 7c on CPU threads: tiles of ``threads`` (128) keys and halos of half that,
+    so that small n still has several blocks, halos and launches; 2n keys (two buffers)."""
+    tile = threads or 128
+    return Schedule(2 * n, odd_even_temporal_launches(n, tile, max(1, tile // 2)))
+
+
+def odd_even_registers_schedule(n: int, threads: int | None = None) -> Schedule:
+    """Variant 8c on CPU threads: one launch; ceil(n / 16) threads (``threads`` unused:
+    the keys per thread are fixed at compile time, so n sets the block)."""
+    return Schedule(n, [odd_even_registers_launch(n)])
+
+
+def merge_split_interleaved_schedule(n: int, threads: int | None = None) -> Schedule:
+    """Variant 8d on CPU threads: one launch of one block."""
+    return Schedule(n, [merge_split_interleaved_launch(n, threads or BLOCK_THREADS)])
+
+
+def bitonic_registers_schedule(n: int, threads: int | None = None) -> Schedule:
+    """Variant 9b on CPU threads: every launch; small ``threads`` (32) make small tiles,
+    so the cross-tile launches run at small n too."""
+    size = bitonic_registers_size(n)
+    return Schedule(size, bitonic_registers_launches(size, threads or BLOCK_THREADS))
 
 
 # --------------------------------------------------------------------------- for teaching

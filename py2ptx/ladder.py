@@ -133,6 +133,11 @@ _SORT_PLAN = Plan((2**10, 2**12, 2**14, 2**16, 2**18, 2**20), 20)
 # The launch-per-phase rungs pay n launches per sort, so they stop at 2^14; one block's
 # shared memory holds at most ~2^14 keys (rungs 8, 8b, 11, 11b).
 _SHARED_PLAN = Plan((2**10, 2**12, 2**14), 10)
+# 8c: one block of at most 1,024 threads x 16 register keys, so n <= 2^14 (~2 ms each
+# there, by estimate); 7c beside it (n / 256 launches). 9b: one launch up to 2^14, a
+# few more at 2^16; tens of us each.
+_REGISTER_PLAN = Plan((2**10, 2**12, 2**14), 10)
+_BLOCK_SORT_PLAN = Plan((2**10, 2**12, 2**14, 2**16), 20)
 
 VERSIONS: tuple[Rung, ...] = (
     Rung(1, "python_bubble", "Bubble sort in Python", "application", "CPython", "cpu",
@@ -165,6 +170,12 @@ VERSIONS: tuple[Rung, ...] = (
          gpusorts.odd_even_handwritten_ptx, WithoutGPU.COMPILE_ONLY,
          Plan((2**10, 2**12, 2**14), 5), variant="b", kernel="cuda/7b_odd_even_step.ptx",
          device_sort=gpusorts.odd_even_handwritten_ptx_device, needs=("cuda-tools",)),
+    Rung(7, "odd_even_temporal", "Odd-even sort, CUDA C, temporal blocking: a launch per "
+         "256 phases on many SMs", "compilers", "NVRTC", "gpu", "same-algorithm",
+         "03-cuda-parallel-sort", gpusorts.odd_even_temporal, WithoutGPU.CPU_THREADS,
+         _REGISTER_PLAN, variant="c", kernel="cuda/7c_odd_even_temporal.cu",
+         device_sort=gpusorts.odd_even_temporal_device,
+         schedule=gpusorts.odd_even_temporal_schedule, needs=("cuda-tools",)),
     Rung(8, "odd_even_shared", "Odd-even sort, CUDA C, one block, shared memory", "compilers",
          "NVRTC", "gpu", "same-algorithm", "03-cuda-parallel-sort", gpusorts.odd_even_shared,
          WithoutGPU.CPU_THREADS, _SHARED_PLAN, kernel="cuda/8_odd_even_shared.cu",
@@ -175,11 +186,28 @@ VERSIONS: tuple[Rung, ...] = (
          gpusorts.merge_split, WithoutGPU.CPU_THREADS, _SHARED_PLAN, variant="b",
          kernel="cuda/8b_merge_split_shared.cu", device_sort=gpusorts.merge_split_device,
          schedule=gpusorts.merge_split_schedule, needs=("cuda-tools",)),
+    Rung(8, "odd_even_registers", "Odd-even sort, CUDA C, one block, 16 keys a thread in "
+         "registers", "compilers", "NVRTC", "gpu", "same-algorithm", "03-cuda-parallel-sort",
+         gpusorts.odd_even_registers, WithoutGPU.CPU_THREADS, _REGISTER_PLAN, variant="c",
+         kernel="cuda/8c_odd_even_registers.cu", device_sort=gpusorts.odd_even_registers_device,
+         schedule=gpusorts.odd_even_registers_schedule, needs=("cuda-tools",)),
+    Rung(8, "merge_split_interleaved", "Odd-even merge-split, CUDA C, one block, interleaved "
+         "runs (8b's bank conflicts fixed)", "compilers", "NVRTC", "gpu", "algorithm-change",
+         "03-cuda-parallel-sort", gpusorts.merge_split_interleaved, WithoutGPU.CPU_THREADS,
+         _SHARED_PLAN, variant="d", kernel="cuda/8d_merge_split_interleaved.cu",
+         device_sort=gpusorts.merge_split_interleaved_device,
+         schedule=gpusorts.merge_split_interleaved_schedule, needs=("cuda-tools",)),
     Rung(9, "bitonic", "Bitonic sort, CUDA C, shared tiles + global merges",
          "compilers", "NVRTC", "gpu", "algorithm-change", "03-cuda-parallel-sort",
          gpusorts.bitonic, WithoutGPU.CPU_THREADS, _SORT_PLAN, complexity="O(n log^2 n)",
          kernel="cuda/9_bitonic.cu", device_sort=gpusorts.bitonic_device,
          schedule=gpusorts.bitonic_schedule, needs=("cuda-tools",)),
+    Rung(9, "bitonic_registers", "Bitonic sort, CUDA C, keys in registers, a tile of 16,384 "
+         "in one launch", "compilers", "NVRTC", "gpu", "algorithm-change",
+         "03-cuda-parallel-sort", gpusorts.bitonic_registers, WithoutGPU.CPU_THREADS,
+         _BLOCK_SORT_PLAN, complexity="O(n log^2 n)", variant="b",
+         kernel="cuda/9b_bitonic_registers.cu", device_sort=gpusorts.bitonic_registers_device,
+         schedule=gpusorts.bitonic_registers_schedule, needs=("cuda-tools",)),
     # Variant 9t: rung 9's plan in Triton (kernels/triton/sort_tile.py, py2ptx.triton_road).
     Rung(9, "triton_bitonic", "Bitonic sort, Triton: tl.sort tiles + inline-PTX merge steps",
          "compilers", "Triton -> PTX -> ptxas", "gpu", "algorithm-change", "04-ptx",

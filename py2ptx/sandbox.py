@@ -49,50 +49,67 @@ class SandboxError(RuntimeError):
 def run_in_child(fn: Callable[[list[np.ndarray]], int | None], arrays: list[np.ndarray],
                  timeout: float, what: str | Callable[[list[np.ndarray]], str], *,
                  hang_hint: str = "", crash_hint: str = "",
-                 error: type[Exception] = SandboxError) -> int:
+                 error: type[Exception] = SandboxError, pad: int = 64, scratch: int = 0,
+                 inspect: Callable[[list[np.ndarray], str], Exception | None] | None = None,
+                 ) -> int:
     """Call ``fn(views)`` in a forked child and return its exit code (its return value).
 
-    ``views`` are copies of ``arrays`` in shared memory; after a clean exit they are
-    copied back into ``arrays``. Raises ``error`` if the child is killed by a signal,
-    runs past ``timeout`` seconds, or raises. ``what`` names the code in those
-    messages; it may be a function of the views, called once the child has stopped,
-    to say how far the child got (which of several launches, say).
+    ``views`` are copies of ``arrays`` in shared memory, ``pad`` bytes apart (a red
+    zone a memory checker can watch); after a clean exit they are copied back into
+    ``arrays``. With ``scratch``, one more view of that many zero bytes ends the
+    list: shared with the child, never copied in or out (a trace the child writes).
+    Raises ``error`` if the child is killed by a signal, runs past ``timeout``
+    seconds, or raises. ``what`` names the code in those messages; it may be a
+    function of the views, called once the child has stopped, to say how far the
+    child got (which of several launches, say). ``inspect(views, how)``, called once
+    the child has stopped (``how``: "exit" (code 0), "exit N", "crash" or "timeout"),
+    may return a more
+    specific exception, raised instead of the generic one (and instead of copying
+    the arrays back).
     """
     timeout, budgeted = _within_budget(timeout)
-    offsets = np.cumsum([0] + [a.nbytes + 64 for a in arrays]).tolist()
-    shared = mmap.mmap(-1, max(1, offsets[-1]))
+    # A red zone before the first array too: inside this mapping, not whatever memory
+    # (a thread's stack) the kernel happened to map just below it.
+    offsets = np.cumsum([pad] + [a.nbytes + pad for a in arrays]).tolist()
+    shared = mmap.mmap(-1, max(1, offsets[-1] + scratch))
     pid = None
     try:
         views = [np.frombuffer(shared, dtype=a.dtype, count=a.size, offset=off)
                  for a, off in zip(arrays, offsets, strict=False)]
-        for a, v in zip(arrays, views, strict=True):
+        for a, v in zip(arrays, views, strict=False):
             v[:] = a.ravel()
-        parent = os.getpid()
+        if scratch:
+            views.append(np.frombuffer(shared, dtype=np.uint8, count=scratch,
+                                       offset=offsets[-1]))
+        parent, prctl = os.getpid(), _libc_prctl()
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
         try:
             pid = os.fork()
             if pid == 0:  # the child: run, leave, and never return into the caller's code
-                _child(fn, views, mask, parent)
+                _child(fn, views, mask, parent, prctl)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         status = _wait(pid, timeout)
         if status is None:
             _kill_and_reap(pid)
             pid = None
+            _raise_specific(inspect, views, "timeout")
             within = (f"{timeout:.3g} s (what was left of the time budget)" if budgeted
                       else f"{timeout:g} s")
             raise error(f"{_name(what, views)} did not finish within {within} and was "
                         f"stopped. {hang_hint}".rstrip())
         pid = None  # _wait reaped it
         if os.WIFSIGNALED(status):
+            _raise_specific(inspect, views, "crash")
             sig = signal.Signals(os.WTERMSIG(status)).name
             raise error(f"{_name(what, views)} crashed ({sig}). {crash_hint}".rstrip())
         code = os.WEXITSTATUS(status)
+        _raise_specific(inspect, views, "exit" if code == 0 else f"exit {code}")
         if code == 4:
             raise error(f"{_name(what, views)} raised an exception in its child process "
                         f"(see above).")
-        for a, v in zip(arrays, views, strict=True):
-            a.ravel()[:] = v
+        for a, v in zip(arrays, views, strict=False):  # any layout, strided too
+            a[...] = v.reshape(a.shape)
         return code
     finally:
         if pid is not None:  # the parent was interrupted while it waited: Ctrl-C, a budget
@@ -104,16 +121,23 @@ def run_in_child(fn: Callable[[list[np.ndarray]], int | None], arrays: list[np.n
             pass
 
 
+def _raise_specific(inspect, views, how: str) -> None:
+    if inspect is not None:
+        err = inspect(views, how)
+        if err is not None:
+            raise err
+
+
 def _name(what, views) -> str:
     return what(views) if callable(what) else what
 
 
-def _child(fn, views, mask, parent: int):
+def _child(fn, views, mask, parent: int, prctl):
     """The forked child's whole life: run ``fn``, report through the exit code, exit."""
     code = 4
     try:
         faulthandler.disable()  # the parent reports a crash in words, not as a dump
-        _die_with(parent)
+        _die_with(parent, prctl)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         code = int(fn(views) or 0)
     except BaseException as err:  # noqa: BLE001 -- reported through the exit code
@@ -122,12 +146,25 @@ def _child(fn, views, mask, parent: int):
         os._exit(code)
 
 
-def _die_with(parent: int) -> None:
+def _libc_prctl():
+    """libc's ``prctl``, looked up once in the parent (a lookup in every child costs a
+    dlopen per fork), or None where there is none (not Linux)."""
+    global _PRCTL
+    if _PRCTL is False:
+        try:
+            _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):  # not Linux: the parent's finally is the only guard
+            _PRCTL = None
+    return _PRCTL
+
+
+_PRCTL = False  # not looked up yet
+
+
+def _die_with(parent: int, prctl) -> None:
     """On Linux, ask the kernel to kill this child if its parent dies (a notebook kernel
     restarted or killed mid-check), so a hung child cannot spin on for ever."""
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # not Linux: the parent's finally is the only guard
+    if prctl is None:
         return
     prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # the parent died before the request was made

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from py2ptx import cudatools, deepseek, gpu, gpusorts, ladder
+from py2ptx import bench, cudatools, deepseek, gpu, gpusorts, ladder
 from py2ptx.checks import random_keys, standard_cases, validate
 from py2ptx.cuda_on_cpu import EmulationError, run_on_cpu
 
@@ -241,7 +241,7 @@ def test_emulator_stops_a_kernel_that_waits_at_a_barrier_for_ever():
            '    if (threadIdx.x == 0) { __syncthreads(); }\n'
            '    else { while (1) { __syncthreads(); } }\n}\n')
     with pytest.raises(EmulationError, match="did not finish.*__syncthreads"):
-        run_on_cpu(src, "k", 1, 4, np.zeros(4, np.int32), np.int32(4), timeout=2)
+        run_on_cpu(src, "k", 1, 4, np.zeros(4, np.int32), np.int32(4), timeout=2, check=False)
 
 
 def test_emulator_reports_a_crash_without_dying():
@@ -357,6 +357,81 @@ def test_launch_checks_run_once_per_shape_and_types_but_still_refuse_new_mistake
         kernel(4, 256, d, 8, np.int32(0))
     with pytest.raises(gpu.LaunchShapeError):
         kernel(4, [2048], d, np.int32(8), np.int32(0))
+
+
+# --------------------------------------------------------------------------- issue 12's kernels on a GPU
+
+_NEAR_LIMIT_SIZES = {"odd_even_temporal": (2**10, 2**12, 2**14),
+                     "odd_even_registers": (2**10, 2**12, 2**14),  # one block of <= 1,024 x 16
+                     "merge_split_interleaved": (2**10, 2**12, 2**14),
+                     "bitonic_registers": (2**10, 2**12, 2**14, 2**15, 2**16)}
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("key", sorted(_NEAR_LIMIT_SIZES))
+def test_near_limit_variants_sort_on_the_gpu(key):
+    # 7c, 8c, 8d, 9b: the edge cases, and random keys at every size the GPU check times,
+    # plus a size that is not a power of two (padding).
+    v = ladder.version(key)
+    cases = standard_cases(1000)
+    for n in _NEAR_LIMIT_SIZES[key]:
+        cases[f"random, n = {n}"] = random_keys(n, seed=n)
+        cases[f"random, n = {n - 3}"] = random_keys(n - 3, seed=n + 1)
+    assert validate(v.load(), cases, what=key) == len(cases)
+
+
+@pytest.mark.gpu
+def test_register_odd_even_matches_the_phase_by_phase_reference_on_the_gpu():
+    cp = gpu.require_gpu("this test")
+    keys = random_keys(2000, seed=12)
+    reference = gpusorts.odd_even_phases(keys)
+    kernel = gpusorts._kernel("8c_odd_even_registers.cu", "odd_even_registers")
+    for phases in (1, 2, 999, 2000):
+        d = cp.asarray(keys)
+        launch = gpusorts.odd_even_registers_launch(keys.size, phases)
+        kernel(launch.grid, launch.block, d, *launch.scalars, shared_mem=launch.shared_mem)
+        np.testing.assert_array_equal(cp.asnumpy(d), reference[phases])
+
+
+@pytest.mark.parametrize("key", sorted(_NEAR_LIMIT_SIZES))
+def test_near_limit_variants_host_code_on_the_fake_gpu(fake_gpu, key):
+    # The device sorts' host side (padding, the launches, the >48 KB opt-in at 9b's
+    # 16,384-key tile) run against tests/fake_cupy.py, kernels on CPU threads.
+    cases = standard_cases(40)
+    cases["random, n = 700"] = random_keys(700, seed=13)
+    assert validate(ladder.version(key).load(), cases, what=key) == len(cases)
+
+
+def test_block_bitonic_asks_for_more_than_48_kb_at_a_full_tile():
+    (launch,) = gpusorts.bitonic_registers_launches(2**14)
+    assert (launch.grid, launch.block) == (1, 1024)
+    assert launch.shared_mem == 4 * (2**14 + 2**14 // 32) > gpu.DEFAULT_SHARED_BYTES
+
+
+@pytest.mark.gpu
+def test_temporal_blocking_matches_the_phase_by_phase_reference_on_the_gpu():
+    cp = gpu.require_gpu("this test")
+    keys = random_keys(3000, seed=7)
+    reference = gpusorts.odd_even_phases(keys)
+    kernel = gpusorts._kernel("7c_odd_even_temporal.cu", "odd_even_temporal")
+    work = cp.zeros(2 * keys.size, dtype=np.int32)
+    work[:keys.size] = cp.asarray(keys)
+    for launch in gpusorts.odd_even_temporal_launches(keys.size, 512, 256):
+        kernel(launch.grid, launch.block, work, *launch.scalars, shared_mem=launch.shared_mem)
+        n, _, _, src, done, phases = (int(x) for x in launch.scalars)
+        np.testing.assert_array_equal(cp.asnumpy(work[n - src: 2 * n - src]),
+                                      reference[done + phases])
+
+
+def test_the_gpu_check_measures_issue_12s_variants_on_the_fake_gpu(fake_gpu):
+    # A rehearsal of the GPU check's plan entries for 7c, 8c, 8d, 9b at small n: each is
+    # validated, then timed (CPU threads here: the times mean nothing and are not kept).
+    keys = ["odd_even_temporal", "odd_even_registers", "merge_split_interleaved",
+            "bitonic_registers"]
+    assert all(k in bench.GPU_PLAN for k in keys)
+    timings = bench.run_plan({k: ((200,), 1) for k in keys}, progress=False, transfers=False)
+    assert sorted(t.label for t in timings) == sorted(keys)
+    assert all(t.where == "gpu" and t.n == 200 for t in timings)
 
 
 @pytest.mark.gpu

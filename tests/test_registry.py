@@ -116,3 +116,24 @@ def test_version_lookup_by_key_and_label():
         ladder.version("12")
     with pytest.raises(KeyError):
         ladder.rung("merge_split")  # a variant is not a rung of the ladder
+
+
+def test_the_kernels_near_the_limit_are_variants_of_their_kind():
+    # Issue 12: 7c and 8c keep rungs 7 and 8's algorithm (n phases of neighbour
+    # compare-and-exchange: 7c across SMs, 8c in registers);
+    # 8d is merge-split like 8b; 9b is bitonic like 9 -- both algorithm changes.
+    kinds = {"7c": "same-algorithm", "8c": "same-algorithm", "8d": "algorithm-change",
+             "9b": "algorithm-change"}
+    for label, kind in kinds.items():
+        v = ladder.version(label)
+        assert v.kind == kind and v.device == "gpu" and not v.on_ladder, label
+        assert v.kernel == f"cuda/{v.kernel.rsplit('/', 1)[-1]}" and v.kernel.startswith(
+            f"cuda/{label}_"), v.kernel
+        assert v.schedule is not None and v.without_gpu is WithoutGPU.CPU_THREADS
+        assert max(v.plan.sizes) <= 2**16 and v.plan.repeats <= 20, "the GPU check is small"
+    assert ladder.version("8b").kind == ladder.version("8d").kind
+    # 8c holds 16 keys in each of at most 1,024 threads: its plan stops at 2^14.
+    assert max(ladder.version("8c").plan.sizes) == 2**14
+    assert ladder.version("odd_even_registers").label == "8c"
+    assert ladder.version("bitonic_registers").label == "9b"
+    assert ladder.version("merge_split_interleaved").label == "8d"

@@ -125,6 +125,14 @@ def main() -> int:
     mistakes = _pytest("-m", "gpu", "tests/test_mistakes.py")
     stage("4 GPU mistakes explained (illegal address, out of memory)", mistakes == 0, t0)
 
+    from py2ptx import sanitizer
+
+    t0 = time.monotonic()  # the CPU checker beside compute-sanitizer, same broken kernels
+    record = sanitizer.gpu_check_stage(args.out)
+    for k in record["kernels"]:
+        print(f"{k['file']:<26} CPU {k['cpu']['verdict']:<17} GPU {k['gpu'].get('verdict')}")
+    stage("4b compute-sanitizer beside the CPU checker", "path" in record, t0)
+
     notebooks = 0
     if not args.skip_notebooks:
         t0 = time.monotonic()

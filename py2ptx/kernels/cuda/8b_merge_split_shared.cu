@@ -13,6 +13,17 @@
  * Same family, different algorithm: more work per barrier, far fewer barriers. The
  * merged runs go to a second buffer (a thread must not overwrite keys its partner is
  * still reading), so shared memory holds 2 * p * m keys.
+ *
+ * Kept as the "before" of a bank-conflict exhibit (the "after" is
+ * 8d_merge_split_interleaved.cu). Thread t's run is contiguous, cur[t * m + k], so
+ * when the 32 lanes of a warp each read their own run the bank of lane t is
+ * (t * m + k) mod 32: with m = 16 every lane lands in one of 2 banks, a 16-way
+ * conflict (16 shared-memory wavefronts where 1 would do). The if/else on the
+ * partner's side also sends a warp's even and odd lanes down two different paths,
+ * and both heads are reloaded from shared memory at every step. Consistent with
+ * that, the recorded H200 run has it slower than rung 8 (30.4 vs 17.2 ms at 2^14)
+ * although it does far fewer compare-and-swaps; 8d changes only the layout and the
+ * control flow, so the GPU check's 8b-vs-8d pair isolates them.
  * Launch: grid (1,), block (p,), dynamic shared memory 2 * p * m * sizeof(int).
  */
 #define KEY_MAX 0x7fffffff

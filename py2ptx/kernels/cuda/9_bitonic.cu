@@ -13,8 +13,20 @@
  *
  * n must be a power of two: the host pads with INT_MAX, which sorts to the end.
  * Step (k, j) compares i with i + j, where thread t handles i = 2j * (t / j) + t % j,
- * ascending when (i & k) == 0 and descending otherwise.
+ * ascending when (i & k) == 0 and descending otherwise. j is a power of two, so that
+ * index is computed with a mask and a shift (first_of_pair below): the same i, the
+ * same network. The compiler cannot know j is a power of two, and t / j, t % j cost
+ * ~17 of the step's 36 SASS instructions as an unsigned-division sequence
+ * (I2F.U32.RP, MUFU.RCP, ...); tests/test_sass_facts.py checks none is left.
+ * The recorded H200 run (results/20261128T194029Z-nvidia-h200-gpu-ladder.json)
+ * measured the version with the division.
  */
+// 2j * (t / j) + t % j for j a power of two: the lower index of thread t's pair.
+__device__ __forceinline__ unsigned first_of_pair(unsigned t, unsigned j)
+{
+    return ((t & ~(j - 1)) << 1) | (t & (j - 1));
+}
+
 __device__ __forceinline__ void compare_exchange(int *keys, int i, int j, bool ascending)
 {
     int left = keys[i], right = keys[i + j];
@@ -31,7 +43,7 @@ __device__ __forceinline__ void tile_steps(int *keys, unsigned base, unsigned k,
 {
     const unsigned t = threadIdx.x;
     for (; j > 0; j >>= 1) {
-        unsigned i = 2 * j * (t / j) + t % j;
+        unsigned i = first_of_pair(t, j);
         compare_exchange(keys, i, j, ((base + i) & k) == 0);
         __syncthreads();
     }
@@ -62,7 +74,7 @@ extern "C" __global__ void bitonic_sort_tile(int *a)
 extern "C" __global__ void bitonic_merge_global(int *a, unsigned k, unsigned j)
 {
     unsigned t = blockIdx.x * blockDim.x + threadIdx.x;
-    unsigned i = 2 * j * (t / j) + t % j;
+    unsigned i = first_of_pair(t, j);
     compare_exchange(a, i, j, (i & k) == 0);
 }
 
