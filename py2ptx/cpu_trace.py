@@ -350,6 +350,7 @@ def static_shared_types(text: str) -> dict[str, str]:
             if not text[max(0, m.start() - 8):m.start()].rstrip().endswith("extern")}
 
 
+@functools.lru_cache(maxsize=64)
 def static_shared_symbols(lib_path) -> list[tuple[str, int, int]]:
     """(name, offset in the library, bytes) of each static ``__shared__`` variable,
     read from the library's symbol table (``objdump -t``); [] without objdump."""
@@ -373,23 +374,27 @@ def static_shared_symbols(lib_path) -> list[tuple[str, int, int]]:
 # --------------------------------------------------------------------------- lines
 
 
+_LINES: dict[tuple[str, str], dict[int, int]] = {}  # (library, file) -> pc -> line
+
+
 def lines_of(lib_path, pcs, file_name: str) -> dict[int, int]:
     """pc offset -> the student's line number (addr2line on the debug line table);
-    pcs whose line is not in ``file_name`` (or without addr2line) are left out."""
-    pcs = sorted({int(p) for p in pcs})
+    pcs whose line is not in ``file_name`` (or without addr2line) are left out. Cached
+    per library: a schedule of many runs asks addr2line once per new pc."""
+    known = _LINES.setdefault((str(lib_path), file_name), {})
+    pcs = {int(p) for p in pcs}
+    new = sorted(pcs - known.keys())
     tool = shutil.which("addr2line")
-    if not pcs or tool is None:
-        return {}
-    # a return address points after the call: the call itself is one byte before
-    out = subprocess.run([tool, "-e", str(lib_path), *(hex(p - 1) for p in pcs)],
-                         capture_output=True, text=True, timeout=60).stdout.splitlines()
-    found = {}
-    base = file_name.rsplit("/", 1)[-1]
-    for pc, line in zip(pcs, out, strict=False):
-        m = re.match(r"(.*):(\d+)", line)
-        if m and m.group(1).rsplit("/", 1)[-1] == base:
-            found[pc] = int(m.group(2))
-    return found
+    if new and tool is not None:
+        # a return address points after the call: the call itself is one byte before
+        out = subprocess.run([tool, "-e", str(lib_path), *(hex(p - 1) for p in new)],
+                             capture_output=True, text=True, timeout=60).stdout.splitlines()
+        base = file_name.rsplit("/", 1)[-1]
+        for pc, line in zip(new, out, strict=False):
+            m = re.match(r"(.*):(\d+)", line)
+            ok = m and m.group(1).rsplit("/", 1)[-1] == base
+            known[pc] = int(m.group(2)) if ok else 0
+    return {pc: known[pc] for pc in pcs if known.get(pc)}
 
 
 # --------------------------------------------------------------------------- the trace

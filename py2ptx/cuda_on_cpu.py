@@ -359,14 +359,17 @@ def _bounds_message(trace: Trace, e, shared_bytes: int, launch: str, plan, at: i
             f"{r.describe(shared_bytes)}, {at_line} of {launch}.")
     if r.kind == KIND_DYNAMIC_SHARED:
         elements = shared_bytes // max(1, r.elem)
-        if 0 <= index < shared_bytes and r.elem > 1:
+        scalars = [v.value for v in plan[at][4] if not isinstance(v, int)]
+        if shared_bytes in scalars and 0 <= index < shared_bytes and r.elem > 1:
+            # shared_mem equals an argument (n, say): keys given where bytes are due
             fix = (f"shared_mem is counted in bytes, not {r.ctype}s: shared_mem = "
                    f"{shared_bytes} is room for {elements} {r.ctype}s. For {shared_bytes} "
                    f"{r.ctype}s pass shared_mem = {shared_bytes} * {r.elem} = "
                    f"{shared_bytes * r.elem} (n * np.dtype(np.int32).itemsize).")
         else:
-            fix = (f"Give the launch enough shared memory (shared_mem = (largest index + 1) "
-                   f"* {r.elem} bytes), or guard the index.")
+            fix = (f"Guard the index (for example `if (i + 1 < n)`), or give the launch "
+                   f"enough shared memory: shared_mem = (largest index + 1) * {r.elem} "
+                   f"bytes.")
     elif r.kind == KIND_STATIC_SHARED:
         fix = (f"Declare it larger (__shared__ {r.ctype} {r.name}[{max(index + 1, 1)}] at "
                f"least) or guard the index against its size.")

@@ -10,6 +10,8 @@ import pytest
 from py2ptx import ladder
 from py2ptx.cpu_trace import checks_available
 from py2ptx.cuda_on_cpu import DataRace, DivergentBarrier, EmulationError, OutOfBounds, run_on_cpu
+from py2ptx.exercises.lab03 import lab03
+from py2ptx.kernels import read_source
 
 pytestmark = pytest.mark.skipif(not checks_available()[0], reason=checks_available()[1])
 
@@ -168,3 +170,32 @@ def test_the_ladders_kernels_pass_every_check(key):
 def test_check_errors_are_emulation_errors():
     assert issubclass(OutOfBounds, EmulationError) and issubclass(DataRace, EmulationError)
     assert issubclass(DivergentBarrier, EmulationError)
+
+
+def test_a_missing_guard_on_shared_memory_is_not_blamed_on_bytes():
+    src = _k("    extern __shared__ int s[];\n    s[threadIdx.x + 1] = a[threadIdx.x];\n")
+    with pytest.raises(OutOfBounds) as err:
+        run_on_cpu(src, "k", 1, 8, np.zeros(8, np.int32), np.int32(8), shared_mem=32)
+    assert "wrote s[8], past the end of the dynamic shared memory" in str(err.value)
+    assert "Guard the index" in str(err.value) and "bytes, not" not in str(err.value)
+
+
+LAB_KERNEL = "8_odd_even_shared.cu"
+
+
+@pytest.mark.parametrize("edit, error, words", [
+    (("        __syncthreads();  // every pair", "        // every pair"), DataRace,
+     "data race on shared memory keys["),
+    (("            if (left > right) {\n",
+      "            if (left > right) {\n                __syncthreads();\n"), DivergentBarrier,
+     "met at different __syncthreads()"),
+    (("2 * p + (phase & 1) + 1 < n", "2 * p + (phase & 1) < n"), OutOfBounds,
+     "past the end of the dynamic shared memory"),
+])
+def test_lab_03s_self_check_names_the_mistake(edit, error, words):
+    text = read_source(LAB_KERNEL, ".cu")[0]
+    assert edit[0] in text
+    broken = text.replace(*edit)
+    with pytest.raises(error, match=re.escape(words)) as err:
+        lab03.shared_source.check(lambda: broken)
+    assert re.search(r"line \d+", str(err.value))
