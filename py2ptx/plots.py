@@ -24,6 +24,17 @@ MODE_COLORS = {"runs": "#c7e9c0", "produced": "#fde0a0", "absent": "#eeeeee",
                "CPU only": "#c7e9c0", None: "#dde8f5"}
 
 
+def _measured_where(timings, machine: str, host: str) -> str:
+    """``measured on …`` for a title: a run of GPU and CPU rungs names the host CPU the CPU
+    rungs ran on, so a GPU's name never stands over a CPU's bars."""
+    timings = list(timings)
+    if host and any(t.where == "cpu" for t in timings):
+        if any(t.where == "gpu" for t in timings):
+            return f"GPU rungs: {machine}; CPU rungs on its host CPU, {host}"
+        return f"{machine}; on its host CPU, {host}"
+    return f"measured on {machine}"
+
+
 def stack_diagram(highlight: str | None = None, modes: dict | None = None, ax=None):
     """The hardware-software stack, top (application) to bottom (hardware).
 
@@ -65,11 +76,12 @@ def stack_diagram(highlight: str | None = None, modes: dict | None = None, ax=No
 
 
 def speedup_ladder(timings: dict[str, Timing], machine: str, baseline: str = "python_bubble",
-                   ax=None, note: str = ""):
+                   ax=None, note: str = "", host: str = ""):
     """Speedup of each rung over ``baseline`` (log scale), coloured by kind of optimization.
 
     ``timings`` maps rung keys to Timings measured at the same n; ``note`` is printed
-    under the plot (say, which rungs did not run here and why).
+    under the plot (say, which rungs did not run here and why). ``host``: the CPU that
+    timed the CPU rungs of a GPU run (:func:`py2ptx.reports.host_cpu`), named in the title.
     """
     if baseline not in timings:
         raise ValueError(f"the baseline rung {baseline!r} must be among the timings")
@@ -82,7 +94,7 @@ def speedup_ladder(timings: dict[str, Timing], machine: str, baseline: str = "py
     if ax is None:
         _, ax = plt.subplots(figsize=(11, 0.55 * len(keys) + 1.5))
     speedups = [base / timings[k].median for k in keys]
-    labels = [f"{rung(k).number}. {rung(k).title}" for k in keys]
+    labels = [f"{rung(k).number}. {rung(k).title} ({timings[k].where.upper()})" for k in keys]
     colors = [KIND_COLORS[rung(k).kind] for k in keys]
     y = range(len(keys))[::-1]
     ax.barh(list(y), speedups, color=colors)
@@ -100,7 +112,7 @@ def speedup_ladder(timings: dict[str, Timing], machine: str, baseline: str = "py
     n = ns.pop()
     # The title is centred over the axes, right of the long rung names: a long machine
     # name on one line would run off the figure.
-    where = textwrap.fill(f"measured on {machine}", 60)
+    where = textwrap.fill(_measured_where(timings.values(), machine, host), 60)
     ax.set_title(f"Sorting n = {n:,} int32 keys\n{where}", fontsize=10)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in KIND_COLORS.values()]
     # Beside the axes, where no bar or label can run into it.
@@ -114,8 +126,11 @@ def speedup_ladder(timings: dict[str, Timing], machine: str, baseline: str = "py
     return ax.figure
 
 
-def time_vs_n(series: dict[str, list[Timing]], machine: str, fit: bool = True, ax=None):
-    """Time per sort against n, log-log, with the IQR as error bars and a power-law fit."""
+def time_vs_n(series: dict[str, list[Timing]], machine: str, fit: bool = True, ax=None,
+              host: str = ""):
+    """Time per sort against n, log-log, with the IQR as error bars and a power-law fit.
+
+    ``host`` as in :func:`speedup_ladder`: the CPU of a GPU run's CPU rungs."""
     _refuse_simulator(t for ts in series.values() for t in ts)
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4.5))
@@ -134,7 +149,8 @@ def time_vs_n(series: dict[str, list[Timing]], machine: str, fit: bool = True, a
     ax.set_yscale("log")
     ax.set_xlabel("n (keys)")
     ax.set_ylabel("time per sort (s, median)")
-    ax.set_title(f"Time vs n, measured on {machine}", fontsize=10)
+    where = _measured_where((t for ts in series.values() for t in ts), machine, host)
+    ax.set_title(textwrap.fill(f"Time vs n, {where}", 80), fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     ax.figure.tight_layout()
@@ -142,22 +158,43 @@ def time_vs_n(series: dict[str, list[Timing]], machine: str, fit: bool = True, a
 
 
 def block_schedule(data: dict, machine: str, ax=None):
-    """Which SM ran each block and when (from gpusorts.who_ran_what), as a timeline."""
+    """Which SM ran each block and when (from gpusorts.who_ran_what), as a timeline.
+
+    One row per SM, split into the places it held blocks in at once
+    (:func:`py2ptx.gpusorts.block_residency`); each block a bar from its start to its end,
+    coloured by its index (``blockIdx.x``, colour bar). A short title; what was launched,
+    and where, below the axes.
+    """
+    from matplotlib.collections import LineCollection
+
+    from .gpusorts import block_residency  # its analysis of the same record
+
     sm = np.asarray(data["block_sm"])
     start = np.asarray(data["block_start_ns"]) / 1e3
     end = np.asarray(data["block_end_ns"]) / 1e3
+    residency = block_residency(data)
+    slot, places = np.asarray(residency["slot"]), max(1, residency["most_at_once"])
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 4.5))
-    order = np.argsort(start, kind="stable")
-    colors = plt.cm.viridis(np.linspace(0, 1, len(sm)))
-    for rank, b in enumerate(order):
-        ax.plot([start[b], end[b]], [sm[b], sm[b]], lw=2, color=colors[rank],
-                solid_capstyle="butt")
+        _, ax = plt.subplots(figsize=(9, 5))
+    y = sm + (slot + 0.5) / places * 0.9 - 0.45
+    segments = np.stack([np.column_stack([start, y]), np.column_stack([end, y])], axis=1)
+    bars = LineCollection(segments, array=np.arange(sm.size), cmap="viridis",
+                          linewidths=max(0.6, 3.0 / places), capstyle="butt")
+    ax.add_collection(bars)
+    ax.set_xlim(0, max(end.max(), 1e-3) * 1.02)
+    ax.set_ylim(sm.min() - 0.6, sm.max() + 0.6)
+    ax.figure.colorbar(bars, ax=ax, pad=0.01, label="block index (blockIdx.x)")
     ax.set_xlabel("time since the first block started (µs, %globaltimer)")
     ax.set_ylabel("SM that ran the block (%smid)")
-    ax.set_title(f"{data['blocks']} blocks of {data['threads']} threads on {data['sms']} SMs "
-                 f"(colour: order of start) -- {machine}", fontsize=9)
+    ax.set_title("Which SM ran each block, and when", fontsize=11)
     ax.grid(True, alpha=0.3)
+    launched = (f"{data['blocks']:,} blocks of {data['threads']:,} threads on {data['sms']} SMs, "
+                f"each spinning {data.get('spin_cycles', 0):,} cycles; up to "
+                f"{residency['most_at_once']} at once per SM, {residency['waves']} "
+                f"wave{'s' if residency['waves'] != 1 else ''}; {machine}")
+    ax.annotate(textwrap.fill(launched, 120), (0, 0), xycoords="axes fraction",
+                xytext=(0, -34), textcoords="offset points", va="top", fontsize=8,
+                style="italic")
     ax.figure.tight_layout()
     return ax.figure
 
