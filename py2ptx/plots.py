@@ -361,3 +361,94 @@ def _rung_numbers(layer: str) -> str:
     """``"rung 1"`` or ``"rungs 2, 3, 4"``: the rungs written at one layer of the stack."""
     numbers = [str(r.number) for r in RUNGS if r.layer == layer]
     return ("rung " if len(numbers) == 1 else "rungs ") + ", ".join(numbers)
+
+
+# --------------------------------------------------------------------------- diagrams
+
+
+def odd_even_diagram(keys, ax=None):
+    """Notebook 03: odd-even transposition sort, phase by phase, as a picture.
+
+    One row per phase (from :func:`py2ptx.gpusorts.odd_even_phases`, computed here, not
+    drawn by hand): each key a box coloured by its value, each pair the phase compares
+    bracketed beneath the row before, in red where the pair was swapped. Even phases
+    compare (0,1), (2,3)…; odd phases (1,2), (3,4)…: no two pairs share a key, so each
+    pair can have its own thread.
+    """
+    from .gpusorts import odd_even_phases  # the reference the picture is drawn from
+
+    rows = odd_even_phases(np.asarray(keys))
+    n = rows[0].size
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.55 * n + 2.6, 0.48 * len(rows) + 0.9))
+    norm = plt.Normalize(rows[0].min(), rows[0].max())
+    for p, row in enumerate(rows):
+        y = len(rows) - 1 - p
+        for i, k in enumerate(row):
+            ax.add_patch(plt.Rectangle((i + 0.05, y + 0.1), 0.9, 0.8,
+                                       color=plt.cm.Blues(0.15 + 0.7 * norm(k))))
+            ax.text(i + 0.5, y + 0.5, str(k), ha="center", va="center", fontsize=9,
+                    color="white" if norm(k) > 0.6 else "black")
+        label = "start" if p == 0 else f"phase {p}: {'even' if p % 2 else 'odd'} pairs"
+        ax.text(-0.2, y + 0.5, label, ha="right", va="center", fontsize=8)
+        if p:  # the pairs this phase compared, between the row before and this one
+            before = rows[p - 1]
+            for i in range((p - 1) & 1, n - 1, 2):
+                swapped = before[i] > before[i + 1]
+                ax.plot([i + 0.3, i + 0.3, i + 1.7, i + 1.7], [y + 1.08, y + 1.0, y + 1.0, y + 1.08],
+                        color="#d62728" if swapped else "#999999", lw=1.6 if swapped else 0.8)
+    ax.set_xlim(-3.2, n + 0.1)
+    ax.set_ylim(-0.1, len(rows) + 0.1)
+    ax.axis("off")
+    ax.set_title(f"Odd-even transposition sort of {n} keys: one row per phase\n"
+                 "brackets: the pairs compared in that phase, all at once (red: swapped)",
+                 fontsize=9)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def store_to_load_forwarding(ax=None):
+    """Notebook 02: why gcc -O2's 8-byte loads and stores are slow in bubble sort.
+
+    Three iterations' worth of memory, ``a[j]``, ``a[j+1]``, ``a[j+2]`` (4 bytes each):
+    above, the vectorized loop's 8-byte store of iteration j and the 8-byte load of
+    iteration j+1, which share only ``a[j+1]``; below, the scalar loop's 4-byte store and
+    4-byte load of ``a[j+1]``, the same bytes exactly. A schematic, not a measurement:
+    x86 cores forward a store to a later load from the store buffer when the load reads
+    bytes within that one store; a load that needs bytes of a pending store and bytes
+    from elsewhere waits until the store has reached the cache (Intel's and AMD's
+    optimization manuals: "store forwarding"; a stall of more than ten cycles).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3.6))
+    ax.set_xlim(-3.4, 12.4)
+    ax.set_ylim(-0.3, 6.2)
+    ax.axis("off")
+    for k, name in enumerate(("a[j]", "a[j+1]", "a[j+2]")):
+        for y0 in (3.3, 0.0):
+            ax.add_patch(plt.Rectangle((4 * k, y0), 4, 0.8, fc="#f4f4f4", ec="#555555"))
+            ax.text(4 * k + 2, y0 + 0.4, name, ha="center", va="center", fontsize=9)
+
+    def span(x0, x1, y, color, text):
+        ax.add_patch(plt.Rectangle((x0 + 0.08, y), x1 - x0 - 0.16, 0.6, fc=color, ec="none",
+                                   alpha=0.85))
+        ax.text((x0 + x1) / 2, y + 0.3, text, ha="center", va="center", fontsize=8,
+                color="white")
+
+    span(0, 8, 4.25, "#1f77b4", "iteration j: 8-byte store (movq %xmm0, (%rax))")
+    span(4, 12, 5.0, "#d62728", "iteration j+1: 8-byte load")
+    ax.text(-0.3, 4.9, "gcc -O2\n(vectorized)", ha="right", va="center", fontsize=9,
+            weight="bold")
+    ax.text(6, 2.75, "the load needs a[j+1] from the store, still in the store buffer, and "
+            "a[j+2] from the cache:\nit cannot be forwarded, so it waits for the store to "
+            "reach L1", ha="center", va="center", fontsize=8, style="italic", color="#d62728")
+    span(4, 8, 0.95, "#1f77b4", "4-byte store")
+    span(4, 8, 1.7, "#2ca02c", "4-byte load")
+    ax.text(-0.3, 1.6, "-fno-tree-slp-\nvectorize (scalar)", ha="right", va="center",
+            fontsize=9, weight="bold")
+    ax.text(10, 1.3, "same bytes as the store:\nforwarded from the\nstore buffer at once",
+            ha="center", va="center", fontsize=8, style="italic", color="#2ca02c")
+    ax.set_title("Store-to-load forwarding in the bubble sort's inner loop (a schematic)",
+                 fontsize=10)
+    ax.figure.tight_layout()
+    return ax.figure
