@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import textwrap
 
+from .bench import GPU_RUN
+from .deepseek import RUN_NAME as DEEPSEEK_RUN
 from .ladder import RUNGS, VERSIONS, rung
 from .layers import LAYERS
 from .machine import gpu_info, machine_label
@@ -233,6 +235,33 @@ def _version_cell(t: Timing | None) -> str:
         lines.append("**host-bound**" + (f" <small>{share:.0%}</small>" if share is not None
                                          else ""))
     return "<br>".join(lines)
+
+
+#: Which notebooks show the newest recorded run of each name (notebook 00 lists the runs).
+RUN_USERS = {GPU_RUN: "notebooks 03 (every version, several n) and 04 (inline PTX, the block "
+                      "schedule)",
+             DEEPSEEK_RUN: "notebook 05 (the DeepSeek case)",
+             "ladder": "notebook 06 (the whole ladder at one n)"}
+
+
+def recorded_runs(runs) -> list[str]:
+    """A line per recorded run (:func:`py2ptx.results.load_runs`): its provenance, then which
+    notebook shows it -- the newest run of each name -- or that a newer one replaced it."""
+    newest = {}
+    for run in runs:
+        when = run.provenance.get("recorded_utc", "")
+        if run.name not in newest or when > newest[run.name].provenance.get("recorded_utc", ""):
+            newest[run.name] = run
+    lines = []
+    for run in runs:
+        if newest[run.name] is run:
+            users = RUN_USERS.get(run.name, "no notebook (a run of its own name)")
+            lines.append(f"{run.describe()}\n    -> shown by {users}")
+        else:
+            lines.append(f"{run.describe()}\n    -> kept for the record; the notebooks show the "
+                         f"newer {run.name!r} run of "
+                         f"{newest[run.name].provenance.get('recorded_utc', '?')}")
+    return lines
 
 
 def recorded_ladder(run) -> dict[str, Timing]:

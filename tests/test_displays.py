@@ -171,3 +171,18 @@ def test_without_a_gpu_the_explorer_offers_only_sizes_that_run_here(monkeypatch)
 
 def out_text(out) -> str:
     return "".join(o.get("text", "") for o in out.outputs)
+
+
+def test_each_recorded_run_says_which_notebook_shows_it():
+    from py2ptx import results
+
+    runs = results.load_runs(gpu=True)
+    lines = reports.recorded_runs(runs)
+    assert len(lines) == len(runs)
+    shown = [line for line in lines if "-> shown by" in line]
+    assert len(shown) == len({r.name for r in runs})  # the newest of each name, once
+    for run in runs:
+        newest = results.latest_run(run.name)
+        line = lines[runs.index(run)]
+        assert ("-> shown by" in line) == (newest.path == run.path), line
+    assert any("'gpu-ladder'" in line and "notebooks 03" in line for line in shown)
