@@ -4,6 +4,7 @@ the widgets' panes, dropdowns, busy buttons and sliders (py2ptx.reports, plots, 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from types import SimpleNamespace
 
 import matplotlib
@@ -176,13 +177,15 @@ def out_text(out) -> str:
 def test_each_recorded_run_says_which_notebook_shows_it():
     from py2ptx import results
 
-    runs = results.load_runs(gpu=True)
+    recorded = Path(__file__).resolve().parent.parent / "results"  # the repository's runs
+    runs = results.load_runs(gpu=True, directory=recorded)
+    assert len({r.name for r in runs}) >= 3
     lines = reports.recorded_runs(runs)
     assert len(lines) == len(runs)
     shown = [line for line in lines if "-> shown by" in line]
     assert len(shown) == len({r.name for r in runs})  # the newest of each name, once
     for run in runs:
-        newest = results.latest_run(run.name)
+        newest = results.latest_run(run.name, directory=recorded)
         line = lines[runs.index(run)]
         assert ("-> shown by" in line) == (newest.path == run.path), line
     assert any("'gpu-ladder'" in line and "notebooks 03" in line for line in shown)
