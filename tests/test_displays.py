@@ -189,3 +189,15 @@ def test_each_recorded_run_says_which_notebook_shows_it():
         line = lines[runs.index(run)]
         assert ("-> shown by" in line) == (newest.path == run.path), line
     assert any("'gpu-ladder'" in line and "notebooks 03" in line for line in shown)
+
+
+def test_the_schedule_caption_is_computed_from_the_record_it_describes():
+    waves = reports.schedule_caption(_schedule(per_sm=6, places=2, sms=4))
+    assert waves.startswith("Each SM held at most 2 blocks at once, so the 24 blocks started "
+                            "in 3 waves over 2 µs")
+    old = {**_schedule(per_sm=4, places=4, sms=4), "threads": 128}
+    text = reports.schedule_caption(old)
+    assert text.startswith("All 16 blocks were resident at once (up to 4 per SM)")
+    assert "is not yet recorded on a GPU" in text
+    current = {**_schedule(per_sm=6, places=6, sms=4)}  # today's launch, one wave: no such note
+    assert "not yet recorded" not in reports.schedule_caption(current)
