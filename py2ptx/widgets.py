@@ -12,6 +12,8 @@ slider offers only the sizes that can run on this machine.
 
 from __future__ import annotations
 
+import base64
+import io
 import threading
 import traceback
 from collections.abc import Callable
@@ -183,6 +185,19 @@ def side_by_side(left: tuple[str, str], right: tuple[str, str]) -> HTML:
     # Side by side where there is room, one under the other where there is not; a line of
     # assembly scrolls rather than wraps.
     return HTML(f"<div style='display:flex; flex-wrap:wrap; gap:1em'>{cols}</div>")
+
+
+def collapsed(fig, summary: str) -> HTML:
+    """A figure folded away under ``summary`` until a click opens it: a picture that answers
+    a lab's question (notebook 02) stays hidden until the student asks for it."""
+    import matplotlib.pyplot as plt
+
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)  # shown here only, not again by the inline backend
+    data = base64.b64encode(png.getvalue()).decode("ascii")
+    return HTML(f"<details><summary><b>{escape(summary)}</b></summary>"
+                f"<img src='data:image/png;base64,{data}' style='max-width:100%'></details>")
 
 
 def show_source(path) -> Code:

@@ -201,3 +201,9 @@ def test_the_schedule_caption_is_computed_from_the_record_it_describes():
     assert "is not yet recorded on a GPU" in text
     current = {**_schedule(per_sm=6, places=6, sms=4)}  # today's launch, one wave: no such note
     assert "not yet recorded" not in reports.schedule_caption(current)
+
+
+def test_a_collapsed_figure_is_hidden_under_its_summary():
+    html = widgets.collapsed(plots.store_to_load_forwarding(), "The answer, as a picture").data
+    assert html.startswith("<details><summary><b>The answer, as a picture</b></summary><img src='data:image/png;base64,")
+    assert html.endswith("</details>")
