@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from html.parser import HTMLParser
@@ -44,6 +45,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))  # clean_notebooks: the one notebook format on disk
 import clean_notebooks  # noqa: E402
+import execute  # noqa: E402  -- the course's one way to execute a notebook
 
 NOTEBOOKS = REPO / "notebooks"
 TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
@@ -56,7 +58,7 @@ OUTPUT_LINES = 6
 #: Code that shows a listing, which gets a subslide of its own.
 LISTING = re.compile(r"\b(show_source|side_by_side)\(")
 #: Seconds per cell when --build --execute runs a notebook (as tests/test_notebooks.py).
-CELL_TIMEOUT = 150
+CELL_TIMEOUT = execute.CELL_TIMEOUT
 #: The remote files nbconvert's reveal.js template loads (anything else remote is a problem).
 CDN = ("https://cdnjs.cloudflare.com/ajax/libs/", "https://unpkg.com/reveal.js@")
 
@@ -175,17 +177,15 @@ def deck_problems(html: str, nb: dict, folder: Path) -> list[str]:
     return found
 
 
-def build(path: Path, out: Path, execute: bool = False) -> tuple[Path, list[str]]:
+def build(path: Path, out: Path, run: bool = False) -> tuple[Path, list[str]]:
     """Write ``path``'s deck into ``out``; return its path and :func:`deck_problems`."""
     import nbformat
     from nbconvert import SlidesExporter
 
     nb = nbformat.read(path, as_version=4)
-    if execute:
-        from nbclient import NotebookClient
-
-        NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    if run:
+        os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+        execute.execute_notebook(nb, path.parent, CELL_TIMEOUT)
     html, _ = SlidesExporter().from_notebook_node(nb)
     out.mkdir(parents=True, exist_ok=True)
     deck = out / f"{path.stem}.slides.html"
