@@ -57,3 +57,11 @@ def test_each_notebook_is_in_sync_with_the_glossary_tool(path):
     problems = glossary.out_of_sync(json.loads(path.read_text()))
     assert not problems, (f"{path.name}: run python tools/glossary.py --apply\n"
                           + "\n".join(problems))
+
+
+def test_students_get_the_glossary_their_notebooks_link_to():
+    import student_tree  # tools/
+
+    files = student_tree.source_files(glossary.REPO)
+    assert "docs/glossary.md" in files
+    assert not [f for f in files if f.startswith("docs/") and f != "docs/glossary.md"]
