@@ -17,7 +17,7 @@ ARGS   ?=
 PYTEST_ARGS ?=
 
 .PHONY: lab test setup setup-test labs course-map clean-notebooks doctor ladder lint gpu-check \
-	carry-wheels cupy slides
+	carry-wheels cupy triton slides
 
 # The set-up script runs under the course's Python once .venv works, else under $(PYTHON);
 # it returns at once when .venv is current.
@@ -51,6 +51,11 @@ cupy: setup
 	@reqs=$$(sh tools/gpu_packages.sh); test -n "$$reqs" || { \
 	  echo "cupy: no NVIDIA GPU whose driver the course supports here, so nothing to install"; exit 1; }; \
 	$(PY) -m pip install $$reqs
+
+# Triton, the optional extra (about 1 GB; no GPU needed to compile): notebook 04 then
+# compiles its Triton section live instead of showing the recorded stages.
+triton: setup
+	$(PY) -m pip install -e '.[triton]'
 
 doctor: setup
 	$(PY) -m py2ptx doctor

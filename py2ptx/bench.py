@@ -23,7 +23,7 @@ from .checks import check_sorted, random_keys
 from .doctor import probe
 from .gpu import explained, require_gpu
 from .gpusorts import time_transfers
-from .ladder import DEVICE_SORTS, RUNGS, VERSIONS, rung, version
+from .ladder import DEVICE_SORTS, NEEDS, OPTIONAL_NEEDS, RUNGS, VERSIONS, rung, version
 from .machine import gpu_info, has_gpu, machine_label
 from .results import Measured, latest_run
 from .timing import Timing, time_cpu, time_gpu
@@ -69,8 +69,18 @@ def run_plan(plan: dict[str, tuple[tuple[int, ...], int]], progress: bool = True
     """Every (version, n) of ``plan``, measured; plus host<->device copies at each GPU n.
 
     With ``progress``, a bar counts the measurements and each result is printed above it.
+    A version that needs an optional extra this machine lacks (``OPTIONAL_NEEDS``: Triton
+    for variant 9t) is left out, and with ``progress`` that is said.
     """
-    steps = [(key, n, repeats) for key, (sizes, repeats) in plan.items() for n in sizes]
+    have = probe().have
+    unmet = {key: [NEEDS[need] for need in version(key).needs
+                   if need in OPTIONAL_NEEDS and not have.get(need)] for key in plan}
+    if progress:
+        for key, missing in unmet.items():
+            if missing:
+                print(f"{key:<22} not measured: this machine has no {', '.join(missing)}")
+    steps = [(key, n, repeats) for key, (sizes, repeats) in plan.items() for n in sizes
+             if not unmet[key]]
     gpu_sizes = sorted({n for key, n, _ in steps if version(key).device == "gpu"})
     timings: list[Timing] = []
     with _bar(len(steps) + (len(gpu_sizes) if transfers else 0), "measuring", progress) as bar:

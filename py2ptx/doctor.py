@@ -51,6 +51,7 @@ class Report:
     gpu: dict = field(default_factory=dict)  # name, cc, driver_cuda, runtime_cuda... if any
     modes: dict = field(default_factory=dict)  # rung key -> (mode, reason)
     layers: dict = field(default_factory=dict)  # stack layer key -> (mode, reason)
+    have: dict = field(default_factory=dict)  # key of ladder.NEEDS -> found on this machine
 
     def add(self, section: str, item: str, value: str, ok: bool | None = None) -> None:
         self.rows.append(Row(section, item, value, ok))
@@ -121,10 +122,13 @@ def _probe_packages(report: Report) -> None:
     for dist, why in (("numpy", "arrays"), ("numba", "rung 4 (@njit)"),
                       ("numba-cuda", "CUDA kernels in Python, and their simulator"),
                       ("matplotlib", "plots"), ("ipywidgets", "widgets"),
-                      ("cupy", "running CUDA C and PTX on a GPU")):
+                      ("cupy", "running CUDA C and PTX on a GPU"),
+                      ("triton", "variant 9t and notebook 04's live Triton section; an "
+                                 "optional extra: make triton")):
         found = cupy_version() if dist == "cupy" else version(dist)
+        optional = dist in ("cupy", "triton")  # missing is a mode, not a fault
         report.add("Packages", dist, found or f"not installed (needed for {why})",
-                   bool(found) if dist != "cupy" else (True if found else None))
+                   (True if found else None) if optional else bool(found))
 
 
 def _probe_cuda_tools(report: Report) -> None:
@@ -193,7 +197,9 @@ def _layer_modes(report: Report) -> None:
 def _rung_modes(report: Report) -> None:
     """Each rung's mode here, from what it needs and its ``without_gpu`` field."""
     have = {"c-compiler": bool(next((r.ok for r in report.rows if r.item == "C compiler"), False)),
-            "cuda-tools": all(r.ok for r in report.rows if r.section == "CUDA tools on the CPU")}
+            "cuda-tools": all(r.ok for r in report.rows if r.section == "CUDA tools on the CPU"),
+            "triton": bool(next((r.ok for r in report.rows if r.item == "triton"), False))}
+    report.have = have
     gpu = has_gpu()
     for r in RUNGS:
         missing = [NEEDS[need] for need in r.needs if not have[need]]

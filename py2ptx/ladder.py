@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import gpusorts, sorts
+from . import gpusorts, sorts, triton_road
 from .checks import as_int32_keys
 from .cuda_on_cpu import run_schedule_on_cpu
 from .kernels import KERNELS
@@ -53,7 +53,11 @@ class WithoutGPU(enum.Enum):
 
 
 #: What a version may need on the machine (``Rung.needs``), and how the doctor says it.
-NEEDS = {"c-compiler": "C compiler", "cuda-tools": "CUDA compiler wheels (NVRTC, ptxas)"}
+NEEDS = {"c-compiler": "C compiler", "cuda-tools": "CUDA compiler wheels (NVRTC, ptxas)",
+         "triton": "Triton (the optional extra: make triton)"}
+#: Needs that are optional extras: a version needing one is left out where it is missing
+#: (bench.run_plan says so) instead of failing the measurement.
+OPTIONAL_NEEDS = frozenset({"triton"})
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,12 @@ VERSIONS: tuple[Rung, ...] = (
          gpusorts.bitonic, WithoutGPU.CPU_THREADS, _SORT_PLAN, complexity="O(n log^2 n)",
          kernel="cuda/9_bitonic.cu", device_sort=gpusorts.bitonic_device,
          schedule=gpusorts.bitonic_schedule, needs=("cuda-tools",)),
+    # Variant 9t: rung 9's plan in Triton (kernels/triton/sort_tile.py, py2ptx.triton_road).
+    Rung(9, "triton_bitonic", "Bitonic sort, Triton: tl.sort tiles + inline-PTX merge steps",
+         "compilers", "Triton -> PTX -> ptxas", "gpu", "algorithm-change", "04-ptx",
+         triton_road.triton_sort, WithoutGPU.COMPILE_ONLY, _SORT_PLAN, variant="t",
+         complexity="O(n log^2 n)", kernel=triton_road.KERNEL_FILE,
+         device_sort=triton_road.triton_sort_device, needs=("triton",)),
     Rung(10, "cupy_sort", "cupy.sort (CUB radix sort, the library ceiling)", "compilers",
          "CUDA library (CUB)", "gpu", "algorithm-change", "03-cuda-parallel-sort",
          gpusorts.cupy_sort, WithoutGPU.RECORDED, _SORT_PLAN,

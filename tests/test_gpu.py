@@ -357,3 +357,14 @@ def test_launch_checks_run_once_per_shape_and_types_but_still_refuse_new_mistake
         kernel(4, 256, d, 8, np.int32(0))
     with pytest.raises(gpu.LaunchShapeError):
         kernel(4, [2048], d, np.int32(8), np.int32(0))
+
+
+@pytest.mark.gpu
+def test_triton_sort_variant_9t_sorts_on_the_gpu():
+    pytest.importorskip("triton", reason="variant 9t needs Triton, an optional extra: make triton")
+    from py2ptx import triton_road
+
+    cases = standard_cases(1000)
+    cases["random, n = 5000"] = random_keys(5000, seed=5)  # pads to 8192: two merges
+    cases["random, n = 2^16"] = random_keys(2**16, seed=16)
+    assert validate(triton_road.triton_sort, cases, what="triton_bitonic") == len(cases)
