@@ -101,8 +101,10 @@ def ladder_report(timings: dict[str, Timing], skipped: dict[str, str]) -> str:
 
 
 def _nowrap(text: str) -> str:
-    """A table cell that a narrow notebook may not break (``12.3 ms``, ``× rung 1``)."""
-    return text.replace(" ", "\u00a0")
+    """A table cell that a narrow notebook may not break (``12.3 ms``, ``× rung 1``,
+    ``same-algorithm``): in a span that does not wrap (JupyterLab keeps its style; a page
+    that drops it still shows the text)."""
+    return f"<span style='white-space:nowrap'>{text}</span>" if text else ""
 
 
 def ladder_markdown(timings: dict[str, Timing], skipped: dict[str, str]) -> str:
@@ -121,7 +123,7 @@ def ladder_markdown(timings: dict[str, Timing], skipped: dict[str, str]) -> str:
                  "| # | rung | device | kind | median | IQR | repeats | "
                  f"{_nowrap(f'× rung {b}')} | {_nowrap('× prev')} |",
                  "|--:|---|---|---|--:|--:|--:|--:|--:|"]
-        parts += [f"| {row['number']} | {row['title']} | {row['device']} | {row['kind']} | "
+        parts += [f"| {row['number']} | {row['title']} | {row['device']} | {_nowrap(row['kind'])} | "
                   f"{_nowrap(row['median'])} | {_nowrap(row['iqr'])} | {row['repeats']} | "
                   f"{_nowrap(row['x_base'])} | {_nowrap(row['x_prev'])} |" for row in rows]
         split = _split(timings)

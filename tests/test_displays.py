@@ -32,9 +32,10 @@ def test_the_ladder_is_a_rendered_table_whose_numbers_do_not_break():
     md = reports.ladder_markdown(LADDER, {"bitonic": "needs a GPU: none here"})
     rows = [line for line in md.splitlines() if line.startswith("| ")]
     assert len(rows) == 1 + len(LADDER)
-    assert "×\u00a0rung\u00a01" in rows[0]  # the header cannot break between × and rung
-    assert "| 1 | Bubble sort in Python | CPU |" in rows[1]
-    assert "500\u00a0ms" in rows[1] and "×50" in md.replace("\u00a0", " ")
+    nowrap = "<span style='white-space:nowrap'>{}</span>".format
+    assert nowrap("× rung 1") in rows[0]  # the header cannot break between × and rung
+    assert f"| 1 | Bubble sort in Python | CPU | {nowrap('baseline')} |" in rows[1]
+    assert nowrap("500 ms") in rows[1] and nowrap("×50") in rows[2]
     assert "* 9. `bitonic`: needs a GPU: none here" in md
     assert "Where the speedup comes from" in md
 
@@ -44,8 +45,11 @@ def test_a_run_becomes_a_version_by_n_table_with_the_course_titles():
                _t("merge_split", 5e-4, 4096, "gpu"), _t("h2d", 1e-5, 1024, "gpu")]
     md = reports.version_table(timings)
     lines = md.splitlines()
-    assert lines[0] == "| version | device | n\u00a0=\u00a01,024 | n\u00a0=\u00a04,096 | repeats |"
-    assert lines[2].startswith("| 8. Odd-even sort, CUDA C, one block, shared memory | GPU | 1\u00a0ms")
+    nowrap = "<span style='white-space:nowrap'>{}</span>".format
+    assert lines[0] == (f"| version | device | {nowrap('n = 1,024')} | {nowrap('n = 4,096')} "
+                        f"| repeats |")
+    assert lines[2].startswith(f"| 8. Odd-even sort, CUDA C, one block, shared memory | GPU | "
+                               f"{nowrap('1 ms')}")
     assert lines[3].startswith("| 8b. ") and "|  |" in lines[3]  # not measured at n = 1,024
     assert lines[4].startswith("| copy host → device")
     assert "device" not in md.split("\n\n")[1]  # no device-only figures, so no such note
@@ -55,7 +59,8 @@ def test_device_only_and_host_bound_figures_are_shown_when_the_timings_carry_the
     timings = [_t("bitonic", 1e-4, 1024, "gpu", device_median=2e-5, host_fraction=0.8,
                   host_bound=True)]
     md = reports.version_table(timings)
-    assert "device\u00a020\u00a0µs" in md and "**host-bound** <small>80%</small>" in md
+    assert "<span style='white-space:nowrap'>device 20 µs</span>" in md
+    assert "**host-bound** <small>80%</small>" in md
     assert "*device*: the GPU's own time" in md
 
 
