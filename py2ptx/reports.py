@@ -131,7 +131,7 @@ def ladder_markdown(timings: dict[str, Timing], skipped: dict[str, str]) -> str:
                   *(f"* {line.strip()}" for line in split[1:])]
     if skipped:
         parts += ["", "**Not run here**, with the reason:", ""]
-        parts += [f"* {rung(key).number}. `{key}`: {reason}" for key, reason in skipped.items()]
+        parts += [f"* {rung(key).number}\\. `{key}`: {reason}" for key, reason in skipped.items()]
     return "\n".join(parts)
 
 

@@ -36,7 +36,7 @@ def test_the_ladder_is_a_rendered_table_whose_numbers_do_not_break():
     assert nowrap("× rung 1") in rows[0]  # the header cannot break between × and rung
     assert f"| 1 | Bubble sort in Python | CPU | {nowrap('baseline')} |" in rows[1]
     assert nowrap("500 ms") in rows[1] and nowrap("×50") in rows[2]
-    assert "* 9. `bitonic`: needs a GPU: none here" in md
+    assert "* 9\\. `bitonic`: needs a GPU: none here" in md
     assert "Where the speedup comes from" in md
 
 
