@@ -48,7 +48,7 @@ def stack_explorer(start: str = "ptx"):
     artifact_pick = w.Dropdown(description="Artifact:", layout=_fit(labels, "Artifact:"))
     # The diagram at its own width; the listing beside it takes the rest, at least enough
     # for a line of assembly, and goes below the diagram on a narrow screen.
-    diagram = w.Output(layout=w.Layout(flex="0 0 auto"))
+    diagram = w.Output(layout=w.Layout(flex="0 1 660px", max_width="100%"))
     text = w.Output(layout=w.Layout(flex="1 1 480px", min_width="480px", overflow="auto"))
 
     def show_artifact(change=None):
@@ -103,22 +103,35 @@ def _busy_button(button: w.Button, out: w.Output, work: Callable[[Callable[[str]
     a notebook shows when executed top to bottom, where an error must fail the cell)."""
     idle = (button.description, button.icon)
     lock = threading.Lock()
+    lines: list[str] = []
+
+    # The Output's state is set directly, never through `with out:` or clear_output(): from a
+    # thread those are sent with whatever message the kernel last handled as their parent,
+    # and JupyterLab can put them elsewhere (seen: an old result kept, a new one lost).
+    def show(stderr: str = "") -> None:
+        text = [{"output_type": "stream", "name": "stdout", "text": "".join(lines)}] if lines else []
+        if stderr:
+            text.append({"output_type": "stream", "name": "stderr", "text": stderr})
+        out.outputs = tuple(text)
 
     def say(line: str) -> None:
-        out.append_stdout(line + "\n")
+        lines.append(line + "\n")
+        show()
 
     def first() -> None:
-        out.clear_output()
+        lines.clear()
+        show()
         work(say)
 
     def finish() -> None:
         try:
-            out.clear_output()
+            lines.clear()
+            show()
             work(say)
         except Exception as err:  # shown beside the button: a thread has no cell to fail in
-            out.append_stderr(f"{type(err).__name__}: {err}\n")
-            if not isinstance(err, (ValueError, RuntimeError, AssertionError)):
-                out.append_stderr(traceback.format_exc())
+            detail = "" if isinstance(err, (ValueError, RuntimeError, AssertionError)) else \
+                traceback.format_exc()
+            show(f"{type(err).__name__}: {err}\n{detail}")
         finally:
             button.description, button.icon, button.disabled = *idle, False
             lock.release()
