@@ -281,8 +281,9 @@ def gpu_explorer(n_values=(64, 256, 512, 4096, 16384), threads_values=(32, 128, 
             say(f"{keys_of[key]} needs a GPU to run (it is compiled, not emulated, here).")
             return
         check_sorted(f"random n={n}", keys, got, what=keys_of[key])
-        say(f"✓ {keys_of[key]} sorted {n} keys with blocks of {t} threads on {where} "
-            f"(no GPU here: checked, not timed).")
+        # Two short lines: JupyterLab wraps a long printed line anywhere, even mid-word.
+        say(f"✓ {keys_of[key]}: sorted {n} keys, blocks of {t} threads,")
+        say(f"  on {where} (no GPU here: checked, not timed).")
 
     _busy_button(go, out, run, busy="Checking…")()
     return w.VBox([version, w.HBox([n_pick, threads, go]), out])
