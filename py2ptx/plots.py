@@ -370,8 +370,8 @@ def odd_even_diagram(keys, ax=None):
     """Notebook 03: odd-even transposition sort, phase by phase, as a picture.
 
     One row per phase (from :func:`py2ptx.gpusorts.odd_even_phases`, computed here, not
-    drawn by hand): each key a box coloured by its value, each pair the phase compares
-    bracketed beneath the row before, in red where the pair was swapped. Even phases
+    drawn by hand): each key a box coloured by its value; under each row, the pairs the next
+    phase compares, bracketed, in red where that pair was swapped. Even phases
     compare (0,1), (2,3)…; odd phases (1,2), (3,4)…: no two pairs share a key, so each
     pair can have its own thread.
     """
@@ -401,7 +401,8 @@ def odd_even_diagram(keys, ax=None):
     ax.set_ylim(-0.1, len(rows) + 0.1)
     ax.axis("off")
     ax.set_title(f"Odd-even transposition sort of {n} keys: one row per phase\n"
-                 "brackets: the pairs compared in that phase, all at once (red: swapped)",
+                 "brackets under a row: the pairs the next phase compares, all at once "
+                 "(red: swapped)",
                  fontsize=9)
     ax.figure.tight_layout()
     return ax.figure
