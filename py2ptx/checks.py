@@ -82,9 +82,13 @@ def _show(a: np.ndarray, limit: int = 8) -> str:
     return f"[{body}{', ...' if a.size > limit else ''}] (n={a.size})"
 
 
-def check_sorted(name: str, keys: np.ndarray, got, *, what: str = "the sort") -> None:
-    """Raise :class:`WrongResult` unless ``got`` is ``keys`` sorted ascending."""
+def check_sorted(name: str, keys: np.ndarray, got, *, what: str = "the sort",
+                 descending: bool = False) -> None:
+    """Raise :class:`WrongResult` unless ``got`` is ``keys`` sorted ascending (or, with
+    ``descending``, largest first: the labs' graded variants)."""
     expected = np.sort(keys, kind="stable")
+    if descending:
+        expected = expected[::-1]
     if got is None:
         raise WrongResult(
             f"{what} on input {name!r} {_show(keys)} returned None. It must return the "
@@ -99,8 +103,9 @@ def check_sorted(name: str, keys: np.ndarray, got, *, what: str = "the sort") ->
             f"{what} on input {name!r} {_show(keys)} returned {got.size} keys, "
             f"expected {expected.size}."
         )
+    order = " (sorted descending: largest first)" if descending else ""
     raise WrongResult(
-        f"{what} on input {name!r} {_show(keys)} is wrong at index {i}: "
+        f"{what} on input {name!r} {_show(keys)} is wrong at index {i}{order}: "
         f"got {got[i]}, expected {expected[i]}.\n"
         f"  got      {_show(got[max(0, i - 2):])} from index {max(0, i - 2)}\n"
         f"  expected {_show(expected[max(0, i - 2):])}"

@@ -211,9 +211,9 @@ def _compile_text(text: str, name: str, arch: str, options: tuple[str, ...], wan
         lib.nvrtcGetProgramLog(prog, log)
         log_text = log.value.decode(errors="replace").strip()
         if result != 0:
-            where = ""
+            where = _nvrtc_hints(text, name, log_text)
             if want == "cubin" and "ptxas" in log_text:
-                where = _inline_ptx_culprit(text, name, arch, options, log_text)
+                where += _inline_ptx_culprit(text, name, arch, options, log_text)
             raise CudaCompileError(
                 f"NVRTC {find_nvrtc().version} could not compile {name} for {target}:\n"
                 f"{where}{log_text}",
@@ -228,7 +228,44 @@ def _compile_text(text: str, name: str, arch: str, options: tuple[str, ...], wan
         lib.nvrtcDestroyProgram(ctypes.byref(prog))
 
 
+_NVRTC_ERROR = re.compile(r"^(?P<file>[^\s(]+)\((?P<line>\d+)\): error: (?P<message>.*)$",
+                          re.MULTILINE)
+
+
+def _nvrtc_hints(text: str, name: str, log: str) -> str:
+    """A sentence for the NVRTC errors whose cause is elsewhere than their line says:
+    a ';' missing at the end of the line before, an asm operand that names no operand."""
+    lines = text.splitlines()
+    out = []
+    for m in _NVRTC_ERROR.finditer(log):
+        number, message = int(m.group("line")), m.group("message")
+        if m.group("file") != name:
+            continue
+        if message.strip() == 'expected a ";"':
+            before = [k for k in range(1, min(number, len(lines) + 1))
+                      if lines[k - 1].strip()]
+            # NVRTC names the line of the token it met; the ';' belongs after the line
+            # before, unless that line ends a statement or a block already.
+            if before and not lines[before[-1] - 1].rstrip().endswith((";", "{", "}", ",")):
+                k = before[-1]
+                out.append(f"{name} line {number}: expected a \";\" -- the ';' is probably "
+                           f"missing at the end of line {k}: `{lines[k - 1].strip()}`")
+        elif "asm operand index requested is larger" in message:
+            out.append(f"{name} line {number}: an operand %N in your asm names no operand: with "
+                       f"k outputs and m inputs the operands are %0 ... %(k+m-1), outputs first")
+    return "\n".join(out) + ("\n\n" if out else "")
+
+
 _PTXAS_LINE = re.compile(r"ptxas[^\n]*?, line (\d+); (?:error|fatal)\s*:\s*(.*)")
+_PTXAS_HINT = ("Check the instruction and its operands against the PTX ISA (type suffix, number "
+               "of operands, register kinds: \"r\" 32-bit, \"l\" 64-bit; every instruction "
+               "ends with ';').")
+
+
+def ptxas_errors(log: str) -> list[tuple[int, str]]:
+    """ptxas's ``error`` and ``fatal`` lines that name a PTX line: (line, message). The
+    closing ``Ptx assembly aborted due to errors`` names none and says nothing new."""
+    return [(int(m.group(1)), m.group(2).strip()) for m in _PTXAS_LINE.finditer(log)]
 
 
 def _inline_ptx_culprit(text: str, name: str, arch: str, options, log: str) -> str:
@@ -237,37 +274,67 @@ def _inline_ptx_culprit(text: str, name: str, arch: str, options, log: str) -> s
     NVRTC emits PTX that compiles, so when ptxas then fails inside a cubin build the
     fault is in inline PTX. The PTX marks each inline block with ``// begin inline
     asm``; the instruction on ptxas's line is looked up among the source's asm
-    statements by its name (``mni.s32``), which survives operand substitution.
+    statements by its name (``mni.s32``), which survives operand substitution, and the
+    source line of the statement that holds it is quoted. A parsing error on the first
+    line *after* an inline block (``Parsing error near 'st'``) is the block's last
+    instruction running on without its ``;``.
     """
-    match = _PTXAS_LINE.search(log)
-    if match is None:
+    errors = ptxas_errors(log)
+    if not errors:
         return ""
     try:
         ptx_lines = _compile_text(text, name, arch, tuple(options), "ptx").decode(
             errors="replace").splitlines()
     except CudaCompileError:
         return ""
-    number = int(match.group(1))
+    return "".join(_asm_culprit(text, name, ptx_lines, number, said)
+                   for number, said in errors[:3])
+
+
+def _asm_culprit(text: str, name: str, ptx_lines: list[str], number: int, said: str) -> str:
     if not 1 <= number <= len(ptx_lines):
         return ""
     bad = ptx_lines[number - 1].strip()
+    before = [ln.strip() for ln in ptx_lines[:number - 1] if ln.strip()]
     inside = any("begin inline asm" in ln for ln in ptx_lines[:number]) and any(
         "end inline asm" in ln for ln in ptx_lines[number:])
+    run_on = ""
+    if not inside and before and "end inline asm" in before[-1] and "Parsing error" in said:
+        # the block's last instruction ran on into NVRTC's next line
+        block = before[:-1]
+        opened = max((i for i, ln in enumerate(block) if "begin inline asm" in ln), default=-1)
+        last = [ln for ln in block[opened + 1:] if not ln.startswith("//")]
+        if not last:
+            return ""
+        bad, inside = last[-1], True
+        run_on = (f"  ptxas read on into the next PTX line, `{ptx_lines[number - 1].strip()}`: "
+                  f"the last instruction of your asm string probably lacks its ';'.\n")
     if not inside:
         return ""
     mnemonic = bad.split()[0] if bad.split() else ""
-
     lines = text.splitlines()
     for start in asm_lines(text):
-        statement = "\n".join(lines[start:start + 8])
-        if mnemonic and mnemonic in statement:
-            return (f"{name} line {start + 1}: ptxas rejected this inline PTX:\n"
-                    f"    {lines[start].strip()}\n"
+        statement = lines[start:start + 8]
+        at = next((start + k for k, ln in enumerate(statement) if mnemonic and mnemonic in ln),
+                  None)
+        if at is not None:
+            return (f"{name} line {at + 1}: ptxas rejected this inline PTX:\n"
+                    f"    {lines[at].strip()}\n"
                     f"  which NVRTC turned into the PTX line\n    {bad}\n"
-                    f"  ptxas says: {match.group(2).strip()}\n"
-                    f"  Check the instruction and its operands against the PTX ISA (type suffix, "
-                    f"number of operands, register kinds: \"r\" 32-bit, \"l\" 64-bit).\n\n")
-    return f"ptxas rejected inline PTX (PTX line: {bad}):\n"
+                    f"  ptxas says: {said}\n{run_on}"
+                    f"  {_PTXAS_HINT}\n\n")
+    return f"ptxas rejected inline PTX (PTX line: {bad}; ptxas says: {said}):\n{run_on}"
+
+
+def ptx_error_lines(ptx: str, log: str, name: str = "kernel.ptx") -> str:
+    """ptxas's errors on a PTX text, each with the PTX line it names quoted under it."""
+    lines = ptx.splitlines()
+    out = []
+    for number, said in ptxas_errors(log)[:4]:
+        quote = lines[number - 1].strip() if 1 <= number <= len(lines) else ""
+        out.append(f"{name} line {number}: {said}" + (f"\n  {number:>4} | {quote}" if quote
+                                                       else ""))
+    return "\n".join(out) + ("\n\n" if out else "")
 
 
 def ptx_for(source: str | os.PathLike, arch: str = DEFAULT_ARCH, options=()) -> str:
@@ -364,8 +431,9 @@ def compact_sass(sass: str) -> str:
     return "\n".join(out)
 
 
-def assemble_ptx(ptx: str, arch: str = DEFAULT_ARCH) -> bytes:
-    """PTX text -> cubin with ptxas, the assembler the driver's JIT also uses."""
+def assemble_ptx(ptx: str, arch: str = DEFAULT_ARCH, name: str = "kernel.ptx") -> bytes:
+    """PTX text -> cubin with ptxas, the assembler the driver's JIT also uses. An error
+    quotes the PTX line ptxas names (``name`` is what the message calls the text)."""
     with tempfile.TemporaryDirectory(prefix="py2ptx-") as tmp:
         src, out = Path(tmp) / "kernel.ptx", Path(tmp) / "kernel.cubin"
         src.write_text(ptx)
@@ -376,8 +444,9 @@ def assemble_ptx(ptx: str, arch: str = DEFAULT_ARCH) -> bytes:
             timeout=120,
         )
         if run.returncode != 0:
-            log = run.stderr.replace(str(src), "kernel.ptx").strip()
-            raise CudaCompileError(f"ptxas could not assemble the PTX for {arch}:\n{log}", log)
+            log = run.stderr.replace(str(src), name).strip()
+            raise CudaCompileError(f"ptxas could not assemble {name} for {arch}:\n"
+                                   f"{ptx_error_lines(ptx, log, name)}{log}", log)
         return out.read_bytes()
 
 

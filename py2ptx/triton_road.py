@@ -129,6 +129,9 @@ class Road:
 def normalise(text: str) -> str:
     """Compiler output without this machine's paths: ``<kernels>/`` and ``<triton>/``."""
     text = text.replace(str(KERNELS.resolve()), "<kernels>").replace(str(KERNELS), "<kernels>")
+    # Triton's compile cache is keyed by the source's content, so a PTX compiled in another
+    # checkout of the course names that checkout's path: any .../py2ptx/kernels is ours.
+    text = re.sub(r'[^\s"]*/py2ptx/kernels(?=/)', "<kernels>", text)
     try:
         triton_dir = Path(_triton().__file__).parent
     except TritonMissing:
@@ -254,7 +257,13 @@ def stale_stages(directory: Path = RECORDED) -> list[str]:
     """Recorded files that differ from what this machine's Triton makes now ([] if current)."""
     old, new = recorded(directory), compile_live()
     return [f"{name}{STAGES[stage]}" for name in SIGNATURES for stage in STAGES
-            if old.stages[name][stage] != new.stages[name][stage]]
+            if _without_dwarf(old.stages[name][stage]) != _without_dwarf(new.stages[name][stage])]
+
+
+def _without_dwarf(text: str) -> str:
+    """PTX without its DWARF sections, whose byte counts encode the checkout's path."""
+    return re.sub(r"^\s*\.section\s+\.debug_\w+\s*\{.*?^\s*\}", "", text,
+                  flags=re.DOTALL | re.MULTILINE)
 
 
 # --------------------------------------------------------------------------- comparing

@@ -165,6 +165,44 @@ def test_syntax_error_names_the_file_and_line():
     assert "mine.c:2" in info.value.log
 
 
+def test_missing_semicolon_names_the_end_of_the_line_before():
+    source = "void f(int *a, int n)\n{\n    int t = 0\n    for (int i = 0; i < n; i++)\n" \
+             "        a[i] = t;\n}\n"
+    with pytest.raises(CCompileError) as info:
+        cbuild.build_c(source, name="mine.c")
+    message = str(info.value)
+    assert ("(line 4: expected ',' or ';' before 'for' -- the ';' is probably missing at the "
+            "end of line 3: `int t = 0`)") in message
+    assert "mine.c:4: error: expected ',' or ';' before 'for'\n" \
+           "     4 |     for (int i = 0; i < n; i++)\n" in message
+    assert info.value.errors[0].line == 4 and info.value.errors[0].quote.strip().startswith("for")
+
+
+def test_errors_after_a_line_directive_quote_the_students_lines_not_the_prelude():
+    prelude = "".join(f"int prelude_{i};\n" for i in range(10))
+    student = "void k(int *a)\n{\n    a[0] = ;\n}\n"
+    with pytest.raises(CCompileError) as info:
+        cbuild.build_c(prelude + '#line 1 "cell.cu"\n' + student, ("-x", "c"), name="cell.cu")
+    message = str(info.value)
+    assert "cell.cu:3: error: expected expression before ';' token\n" \
+           "     3 |     a[0] = ;" in message
+    assert "prelude_" not in message  # gcc would quote line 3 of the whole file, a prelude line
+
+
+def test_an_undefined_function_lists_the_ones_defined():
+    lib = cbuild.build_c(TWO_FUNCTIONS, name="two.c")
+    with pytest.raises(AttributeError, match=r"two\.c has no function 'once' \(the functions it "
+                                             r"defines: twice, thrice\)"):
+        lib.function("once", [ctypes.c_int])
+
+
+def test_c_functions_reads_exported_definitions_and_their_parameters():
+    source = ("#include <stdint.h>\nstatic void swap(int *a, int *b) { }\n"
+              "/* note */ void bubble_sort(long *a, long n)\n{\n    if (n) swap(0, 0);\n}\n"
+              "int main(void) { return 0; }\n")
+    assert cbuild.c_functions(source) == {"bubble_sort": ["long *a", "long n"], "main": []}
+
+
 def test_syntax_error_in_unnamed_source_names_cell_c():
     with pytest.raises(CCompileError, match=r"cell\.c:3"):
         cbuild.build_c("int f(void)\n{\n  return 1\n}\n")
@@ -193,15 +231,22 @@ def test_static_function_is_not_exported():
         lib.function("hidden", [ctypes.c_int], ctypes.c_int)
 
 
-@pytest.mark.parametrize("bad", [np.zeros(4), np.zeros(4, dtype=np.int64),
-                                 np.zeros(8, dtype=np.int32)[::2]],
-                         ids=["float64", "int64", "strided int32"])
-def test_int32_array_argument_refuses_other_arrays(bad):
+@pytest.mark.parametrize(("bad", "fix"), [
+    (np.zeros(4), "got a NumPy array of float64; C reads the memory as 32-bit ints, so "
+                  "float64 keys would be misread, not converted: pass keys.astype(np.int32)"),
+    (np.zeros(4, dtype=np.int64), "got a NumPy array of int64"),
+    (np.zeros(8, dtype=np.int32)[::2], "not contiguous (a slice with a step?) and C walks one "
+                                       "block of memory: pass np.ascontiguousarray(keys)"),
+    ([3, 2, 1, 0], "got a list; pass np.asarray(keys, dtype=np.int32)"),
+], ids=["float64", "int64", "strided int32", "list"])
+def test_int32_array_argument_refuses_other_arrays(bad, fix):
     lib = cbuild.build_c("bubble_sort.c")
     fn = lib.function("bubble_sort", [INT32_ARRAY, ctypes.c_int32])
-    before = bad.copy()
-    with pytest.raises(ctypes.ArgumentError):
-        fn(bad, np.int32(bad.size))
+    before = np.array(bad, copy=True)
+    with pytest.raises(ctypes.ArgumentError) as info:  # a CArgumentError, still ctypes' kind
+        fn(bad, np.int32(4))
+    assert str(info.value).startswith("bubble_sort: parameter 1 (`int32_t *a`) ")
+    assert fix in str(info.value)
     np.testing.assert_array_equal(bad, before)
 
 
@@ -209,7 +254,8 @@ def test_int32_array_argument_refuses_read_only_arrays():
     fn = cbuild.build_c("bubble_sort.c").function("bubble_sort", [INT32_ARRAY, ctypes.c_int32])
     keys = np.array([2, 1], dtype=np.int32)
     keys.flags.writeable = False
-    with pytest.raises(ctypes.ArgumentError):
+    with pytest.raises(ctypes.ArgumentError, match=r"read-only and C sorts in place: pass a "
+                                                   r"copy, keys\.copy\(\)"):
         fn(keys, np.int32(2))
 
 
@@ -296,3 +342,15 @@ def test_cache_files_are_not_world_writable(cache_dir):
     lib = cbuild.build_c(ADD_ONE)
     mode = stat.S_IMODE(os.stat(lib.path).st_mode)
     assert not mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+@pytest.mark.parametrize("build", [lambda: cbuild.build_c(ADD_ONE, "-O2 -fno-tree-vectorize"),
+                                   lambda: sorts.c_bubble(np.arange(3, dtype=np.int32),
+                                                          "-O2 -fno-tree-vectorize"),
+                                   lambda: cbuild.asm_for(ADD_ONE, "-O2 -fno-tree-vectorize")],
+                         ids=["build_c", "sorts.c_bubble", "asm_for"])
+def test_flags_as_one_string_get_the_list_to_write(build):
+    with pytest.raises(cbuild.FlagsError, match=r"flags must be a list of strings, one flag "
+                                                r"each: \['-O2', '-fno-tree-vectorize'\], not "
+                                                r"the string '-O2 -fno-tree-vectorize'"):
+        build()

@@ -228,3 +228,46 @@ def test_invalid_inline_ptx_also_fails_assemble_ptx():
     ptx = cudatools.ptx_for(_inline("foo.s32"))
     with pytest.raises(CudaCompileError, match="ptxas"):
         cudatools.assemble_ptx(ptx)
+
+
+_STEP = r'''
+extern "C" __global__ void odd_even_step(int *a, int n, int phase)
+{
+    int i = 2 * (blockIdx.x * blockDim.x + threadIdx.x) + phase;
+    if (i + 1 < n) {
+        int low, high;
+        asm("min.s32 %0, %2, %3;\n\t"
+            "LAST"
+            : "=r"(low), "=r"(high)
+            : "r"(a[i]), "r"(a[i + 1]));
+        a[i] = low;
+        a[i + 1] = high;
+    }
+}
+'''
+
+
+@pytest.mark.parametrize(("last", "says"), [
+    ("max.s32 %1, %2 %3;", "ptxas says: Parsing error near '%r13': syntax error"),
+    ("max.s32 %1, %2, %3", "the last instruction of your asm string probably lacks its ';'"),
+], ids=["fatal parsing error", "missing final semicolon"])
+def test_ptxas_fatal_errors_point_at_the_students_asm_line(last, says):
+    with pytest.raises(cudatools.CudaCompileError) as info:
+        cudatools.cubin_for(_STEP.replace("LAST", last), "sm_90")
+    message = str(info.value)
+    # line 8 of the source: the string that holds max.s32, not the asm's first line
+    assert f'cell.cu line 8: ptxas rejected this inline PTX:\n    "{last}"' in message
+    assert says in message
+
+
+def test_assemble_ptx_quotes_the_ptx_line_ptxas_names():
+    text = (cudatools.KERNELS / "cuda" / "7b_odd_even_step.ptx").read_text()
+    number = next(i for i, ln in enumerate(text.splitlines(), 1)
+                  if ln.strip().startswith("min.s32"))
+    broken = text.replace("        min.s32", "        mni.s32", 1)
+    with pytest.raises(cudatools.CudaCompileError) as info:
+        cudatools.assemble_ptx(broken, "sm_90", name="mine.ptx")
+    message = str(info.value)
+    assert message.startswith("ptxas could not assemble mine.ptx for sm_90:\n"
+                              f"mine.ptx line {number}: Not a name of any known instruction: "
+                              f"'mni'\n  {number:>4} | mni.s32")

@@ -3,6 +3,7 @@ the exercise, and wrong answers fail with a message that says which input and wh
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -240,7 +241,10 @@ def test_lab02_c_source_syntax_error_raises_ccompileerror():
 
 
 def test_lab02_c_source_missing_function_is_reported():
-    with pytest.raises(AttributeError, match="'bubble_sort'"):
+    with pytest.raises(ExerciseFailed, match=r"defines no function bubble_sort that a library "
+                                             r"exports; the functions it defines: bubblesort\. "
+                                             r"The check calls `void bubble_sort\(int \*a, int "
+                                             r"n\)`"):
         lab02.c_source.check(lambda: C_RIGHT.replace("void bubble_sort", "void bubblesort"))
 
 
@@ -642,7 +646,7 @@ def test_a_failed_check_shows_its_message_not_the_traceback(monkeypatch):
 def test_py2ptx_full_traceback_shows_the_frames_and_the_checkers_error(monkeypatch):
     shown = _ipython_shows(monkeypatch, PY2PTX_FULL_TRACEBACK="1")
     assert "Traceback" in shown, shown
-    assert "lab01.py" in shown and "_check_swaps_reversed" in shown, shown  # the chained cause
+    assert "lab01.py" in shown and "_check_swaps_formula" in shown, shown  # the chained cause
     assert "ExerciseFailed: Lab 01, swaps on a reversed input: for n=1" in shown
 
 
@@ -697,3 +701,31 @@ def test_no_answer_letter_or_formula_in_the_clear():
     for formula in ("n * (n - 1)", "n(n-1)", "n * (n-1)", "(n - 1) * n", "sum(range(n))"):
         assert formula not in EXERCISES_SOURCE, formula
     assert "fno-tree-slp-vectorize" not in EXERCISES_SOURCE
+
+
+# --------------------------------------------------------------------------- hints
+
+
+_HINTED_LABS = ("01", "02", "03", "04")  # lab 05's hints are its own cells' business
+
+
+@pytest.mark.parametrize("number", _HINTED_LABS)
+def test_every_exercise_has_hints_that_stay_closed_until_asked(number):
+    import json  # reason: only the notebooks' JSON is read here
+
+    for folder in ("solutions", "labs"):
+        path = next((REPO / folder).glob(f"{number}-*.ipynb"))
+        cells = json.loads(path.read_text())["cells"]
+        exercises = [i for i, c in enumerate(cells) if c["cell_type"] == "code"
+                     and "".join(c["source"]).startswith("# Exercise")]
+        assert exercises, path
+        for i in exercises:
+            hint = cells[i - 1]
+            text = "".join(hint["source"])
+            assert hint["cell_type"] == "markdown" and "hints" in hint["metadata"]["tags"], \
+                f"{path.name}, cell {i}: no hints cell just before the exercise"
+            # <details> without `open`: collapsed until the student clicks its summary
+            assert text.count("<details><summary><b>Hint ") >= 1
+            assert not re.search(r"<details[^>]*\bopen\b", text)
+            assert text.count("<details>") == text.count("</details>")
+            assert "BEGIN SOLUTION" not in text

@@ -44,6 +44,24 @@ def _pytest(*args: str) -> int:
                            "-o", "addopts=-ra", *args], cwd=REPO, env=env).returncode
 
 
+def deepseek_stage(out: Path | None) -> bool:
+    """Notebook 05's experiment (py2ptx.deepseek.run_experiment: L2 interference with the
+    placebo control, chunk sweep, signal ablation, CUDA C++ variants, copy bandwidth, stale
+    reads, memory clock, then Nsight Compute's counters of fused stream + victim launches),
+    recorded and copied to ``out`` at once. About 1-2 minutes on an H200, ncu included."""
+    from py2ptx import deepseek, results
+
+    timings, extra = deepseek.run_experiment()
+    ds_path = results.record_run(deepseek.RUN_NAME, timings, extra=extra)
+    print(f"recorded: {ds_path.name}")
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ds_path, out / ds_path.name)
+    for topic, lines in deepseek.findings(timings, extra).items():
+        print(f"[{topic}]", *lines, sep="\n  ")
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, help="also copy the run and executed notebooks here")
@@ -97,15 +115,8 @@ def main() -> int:
             shutil.copy(path, args.out / path.name)
         stage("3 ladder measured and recorded", True, t0)
 
-        from py2ptx import deepseek
-
         t0 = time.monotonic()
-        timings, extra = deepseek.run_experiment()
-        ds_path = results.record_run(deepseek.RUN_NAME, timings, extra=extra)
-        print(f"recorded: {ds_path.name}")
-        if args.out:
-            shutil.copy(ds_path, args.out / ds_path.name)
-        stage("3b DeepSeek experiment measured and recorded", True, t0)
+        stage("3b DeepSeek experiment measured and recorded", deepseek_stage(args.out), t0)
     else:
         print("The GPU tests failed: no run recorded (numbers from wrong kernels are not "
               "shown to students).")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import signal
 import threading
 import time
@@ -26,8 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import doctor
+from ..cbuild import CArgumentError, CCompileError
 from ..checks import WrongResult
-from ..cudatools import cubin_for
+from ..cudatools import CudaCompileError, cubin_for, ptx_for
 from ..gpu import kernel_params, load_module
 
 #: Set to 1 (or any value but 0) for full tracebacks from failed self-checks and budgets.
@@ -61,6 +63,24 @@ class ExerciseFailed(_MessageOnly, AssertionError):
 
 class TimeBudgetExceeded(_MessageOnly, TimeoutError):
     """A cell ran past its time budget; the message says what to look for."""
+
+
+class StudentCCompileError(_MessageOnly, CCompileError):
+    """gcc rejected the student's C in a self-check: shown as its message alone."""
+
+
+class StudentCudaCompileError(_MessageOnly, CudaCompileError):
+    """NVRTC or ptxas rejected the student's CUDA C in a self-check: its message alone."""
+
+
+class StudentArgumentError(_MessageOnly, CArgumentError):
+    """A self-check's C call got a value of the wrong type: its message alone."""
+
+
+#: What a self-check re-raises a compiler's or a C call's error as: the same kind (code
+#: that catches CCompileError still does), shown to the student without the traceback.
+_AS_MESSAGE = ((CCompileError, StudentCCompileError), (CudaCompileError, StudentCudaCompileError),
+               (CArgumentError, StudentArgumentError))
 
 
 class _OverBudget(BaseException):
@@ -136,6 +156,8 @@ class Exercise:
     checker: Callable  # answer -> summary line; raises ExerciseFailed / WrongResult
     #: Seconds the whole self-check may take; the reference answer needs a small fraction.
     budget_s: float = 30.0
+    #: What to say when the check runs past ``budget_s`` (default: look for an endless loop).
+    too_long: str = ""
 
     def check(self, answer) -> None:
         """Print a ✓ line, or raise with a message that says which input failed and how.
@@ -145,7 +167,7 @@ class Exercise:
         """
         cause = full_traceback()
         try:
-            with time_budget(self.budget_s, _CHECK_TOO_LONG, error=ExerciseFailed,
+            with time_budget(self.budget_s, self.too_long or _CHECK_TOO_LONG, error=ExerciseFailed,
                              what=f"{self.lab}, {self.name}: the self-check"):
                 summary = self.checker(answer)
         except NotImplementedError as err:
@@ -158,7 +180,20 @@ class Exercise:
             if not message.startswith(f"{self.lab}, "):
                 message = f"{self.lab}, {self.name}: {message}"
             raise ExerciseFailed(message) from (err if cause else None)
+        except (CCompileError, CudaCompileError, CArgumentError) as err:
+            if isinstance(err, _MessageOnly):
+                raise
+            kind = next(mine for theirs, mine in _AS_MESSAGE if isinstance(err, theirs))
+            shown = kind(f"{self.lab}, {self.name}: {err}", *_extra(err))
+            raise shown from (err if cause else None)
         print(f"✓ {self.lab}, {self.name}: {summary}")
+
+
+def _extra(err: Exception) -> tuple:
+    """The arguments besides the message that ``err``'s kind takes (its log, its errors)."""
+    if isinstance(err, CCompileError):
+        return err.log, err.errors
+    return (err.log,) if isinstance(err, CudaCompileError) else ()
 
 
 # --------------------------------------------------------------------------- answers kept hidden
@@ -217,20 +252,64 @@ class MultipleChoice:
 # --------------------------------------------------------------------------- GPU kernels
 
 
+def _kinds(params) -> list[tuple[str, bool]]:
+    """Parameters as what a launch passes: (type, pointer?); names do not matter."""
+    return [({"unsigned": "unsigned int"}.get(p.ctype, p.ctype), p.pointer) for p in params]
+
+
 def require_params(source: str, kernel: str, expected: list[str], declaration: str,
                    why: str = "") -> None:
-    """Refuse a kernel whose parameters are not ``expected`` (``["int *a", "int n"]``),
-    naming the ``declaration`` to write and the parameters the student's kernel has."""
-    params = [str(p) for p in kernel_params(source, kernel)]
-    if params != list(expected):
+    """Refuse a kernel whose parameters' types are not those of ``expected``
+    (``["int *a", "int n"]``; the names may differ), naming the ``declaration`` to write
+    and the parameters the student's kernel has."""
+    try:
+        params = kernel_params(source, kernel)
+    except KeyError as err:
+        raise ExerciseFailed(f"{err.args[0]}. The check launches {declaration}") from None
+    want = kernel_params(f"__global__ void {kernel}({', '.join(expected)})", kernel)
+    if _kinds(params) != _kinds(want):
         raise ExerciseFailed(f"the kernel must be {declaration}{why}; "
-                             f"yours takes ({', '.join(params)})")
+                             f"yours takes ({', '.join(map(str, params))})")
 
 
-def compile_for_both(source: str) -> None:
-    """A cubin for the H200 (sm_90) and the T4 (sm_75); raises with NVRTC's log."""
+def compile_for_both(source: str) -> str:
+    """A cubin for the H200 (sm_90) and the T4 (sm_75); raises with NVRTC's log.
+    Returns what was done, in the words a ✓ line uses."""
     for arch in ("sm_90", "sm_75"):
         cubin_for(source, arch)
+    return "compiled to cubins for sm_90 and sm_75"
+
+
+def require_exported(source: str, kernel: str) -> None:
+    """Refuse a kernel that a GPU launch could not find by its name: without ``extern "C"``
+    NVCC-style C++ name mangling exports ``odd_even_shared`` as ``_Z15odd_even_sharedPii``,
+    and ``RawModule.get_function("odd_even_shared")`` fails -- on a GPU only, so read the
+    PTX's ``.entry`` names here, where there is none."""
+    entries = re.findall(r"^\s*\.(?:visible\s+)?\.entry\s+([\w$]+)", ptx_for(source, "sm_90"),
+                         re.MULTILINE)
+    if kernel in entries:
+        return
+    mangled = [e for e in entries if e.startswith(f"_Z{len(kernel)}{kernel}")]
+    if mangled:
+        raise ExerciseFailed(
+            f"your kernel is exported as `{mangled[0]}` (C++ name mangling), so a GPU launch "
+            f"that asks for {kernel!r} (RawModule.get_function) would not find it: write "
+            f'`extern "C"` before `__global__ void {kernel}(...)`')
+    raise ExerciseFailed(f"no kernel {kernel!r} in the compiled PTX; its kernels: "
+                         f"{', '.join(entries) or 'none'}")
+
+
+def gpu_name() -> str:
+    """The GPU a check ran on, as its ✓ line names it."""
+    return doctor.probe().gpu.get("name", "a GPU")
+
+
+def where_run(ran_on_cpu: str, gpu: str | None) -> str:
+    """The end of a ✓ line: what ran where, and that nothing ran on a GPU when none did."""
+    if gpu is not None:
+        return f"{ran_on_cpu}, and {gpu}" if ran_on_cpu else gpu
+    tail = "not run on a GPU: there is none here"
+    return f"{ran_on_cpu}; {tail}" if ran_on_cpu else tail
 
 
 def gpu_kernel(source: str, name: str):

@@ -4,20 +4,64 @@ vectorized loop was slower (multiple choice, answer hashed: see :mod:`.core`).""
 from __future__ import annotations
 
 import ctypes
+import re
 from collections.abc import Callable
+from functools import partial
 from types import SimpleNamespace
 
 import numpy as np
 
-from ..cbuild import INT32_ARRAY, asm_for, build_c
+from ..cbuild import INT32_ARRAY, asm_for, build_c, c_functions
 from ..checks import check_sorted, standard_cases
 from ..sandbox import run_in_child
 from ..sorts import c_bubble
 from .core import Exercise, ExerciseFailed, MultipleChoice
 
+_SIGNATURE = "void bubble_sort(int *a, int n)"
+_INT = {"int", "int32_t", "signed", "signed int"}
+_WIDE = {"long", "long int", "long long", "unsigned long", "size_t", "ssize_t", "int64_t",
+         "uint64_t", "long long int", "double"}
 
-def _check_c_source(source_fn: Callable[[], str]) -> str:
+
+def _c_type(param: str) -> tuple[str, bool]:
+    """``"const int32_t *restrict a"`` -> ``("int32_t", True)``: base type, pointer?"""
+    words = [w for w in param.replace("*", " * ").replace("[", " [ ").split()
+             if w not in ("const", "restrict", "__restrict", "volatile", "register")]
+    pointer = "*" in words or "[" in words
+    words = [w for w in words if w not in ("*", "[", "]") and not w.endswith("]")]
+    return " ".join(words[:-1] if len(words) > 1 else words), pointer
+
+
+def require_bubble_sort(source: str) -> None:
+    """Before anything runs: ``bubble_sort`` is defined, not static, and takes what the
+    check passes (an int32 array and an int32 count); else say what was found."""
+    if not isinstance(source, str):
+        raise ExerciseFailed(f"bubble_sort_source() must return the C source as a str; got "
+                             f"{type(source).__name__}")
+    found = c_functions(source)
+    if "bubble_sort" not in found:
+        static = re.search(r"\bstatic\b[^;{]*\bbubble_sort\s*\(", source)
+        raise ExerciseFailed(
+            "your C defines no function bubble_sort that a library exports"
+            + (" (yours is `static`: remove that word, so that Python can call it)" if static
+               else f"; the functions it defines: {', '.join(found) or 'none'}")
+            + f". The check calls `{_SIGNATURE}`")
+    params = found["bubble_sort"]
+    types = [_c_type(p) for p in params]
+    if len(types) != 2 or not (types[0][1] and types[0][0] in _INT) \
+            or types[1][1] or types[1][0] not in _INT:
+        raise ExerciseFailed(
+            f"bubble_sort must be `{_SIGNATURE}` (int32_t works too): the check passes an "
+            f"int32 array and an int32 count; yours takes ({', '.join(params)})"
+            + next(((f", and {t} is 64 bits here: `{t} *` would read two keys as one" if ptr
+                     else f", and {t} is 64 bits here: the 32-bit count would arrive with an "
+                          f"undefined upper half")
+                    for t, ptr in types if t in _WIDE), ""))
+
+
+def _check_c_source(source_fn: Callable[[], str], descending: bool = False) -> str:
     source = source_fn()
+    require_bubble_sort(source)
     for flags in (("-O1",), ("-O2",)):
         lib = build_c(source, flags, name="lab02_bubble_sort.c")
         fn = lib.function("bubble_sort", [INT32_ARRAY, ctypes.c_int32])
@@ -32,15 +76,28 @@ def _check_c_source(source_fn: Callable[[], str]) -> str:
                          crash_hint="Most likely a read or write outside the array: with "
                                     "n keys the last valid index is n - 1, so a[j + 1] needs "
                                     "j < n - 1.")
-            check_sorted(name, keys, out, what=f"your C bubble_sort at {' '.join(flags)}")
-    return "compiles and sorts every input at -O1 and -O2"
+            check_sorted(name, keys, out, what=f"your C bubble_sort at {' '.join(flags)}",
+                         descending=descending)
+    order = " descending" if descending else ""
+    return (f"compiles and sorts every input{order} at -O1 and -O2 (n up to 51, in a child "
+            f"process)")
 
 
 _VECTOR_HINTS = ("%xmm", "%ymm", "%zmm")
 
 
 def _check_scalar_flags(flags_fn: Callable[[], list]) -> str:
-    flags = list(flags_fn())
+    answer = flags_fn()
+    if isinstance(answer, str):
+        raise ExerciseFailed(f"return a list of flags, one string each, e.g. "
+                             f"{answer.split() or ['-fno-...']!r}; got the string {answer!r}")
+    if not isinstance(answer, list | tuple) or not all(isinstance(f, str) for f in answer):
+        raise ExerciseFailed(f"return a list of flags (strings), e.g. ['-fno-...']; got "
+                             f"{answer!r}")
+    flags = list(answer)
+    unknown = [f for f in flags if not f.startswith("-")]
+    if unknown:
+        raise ExerciseFailed(f"{unknown[0]!r} is not a gcc flag: every flag starts with '-'")
     bad = [f for f in flags if f.startswith("-O")]
     if bad:
         raise ExerciseFailed(f"keep -O2 and switch off just the one optimization that hurts; "
@@ -54,7 +111,8 @@ def _check_scalar_flags(flags_fn: Callable[[], list]) -> str:
     for name, keys in standard_cases(50).items():
         check_sorted(name, keys, c_bubble(keys, all_flags), what=f"bubble_sort.c at "
                      f"{' '.join(all_flags)}")
-    return f"{' '.join(all_flags)} gives a scalar loop that still sorts correctly"
+    return (f"{' '.join(all_flags)}: no vector register (%xmm, %ymm, %zmm) in bubble_sort's "
+            f"x86 assembly, and bubble_sort.c built with them sorts every input (n up to 51)")
 
 
 WHY_SLOWER = {
@@ -92,6 +150,11 @@ lab02 = SimpleNamespace(
     c_source=Exercise("Lab 02", "bubble sort in C",
                       "bubble_sort_source() returns C source defining "
                       "void bubble_sort(int32_t *a, int32_t n)", _check_c_source),
+    # The graded variant (docs/instructors.md): kernels/c/bubble_sort.c answers c_source.
+    c_source_descending=Exercise(
+        "Lab 02", "bubble sort in C, descending",
+        "bubble_sort_source() returns C source defining void bubble_sort(int32_t *a, int32_t n) "
+        "that sorts largest first", partial(_check_c_source, descending=True)),
     scalar_flags=Exercise("Lab 02", "flags that keep the swap scalar",
                           "scalar_flags() returns the gcc flags that, added to -O2, stop the "
                           "swap from being vectorized", _check_scalar_flags),

@@ -33,8 +33,10 @@ def _check_streaming_source(source_fn: Callable[[], str]) -> str:
                    f'`extern "C" __global__ void stream_hinted({_STREAM_SIGNATURE})`',
                    " (the launch passes exactly these)")
     if not asm_lines(source):
-        raise ExerciseFailed("write the load in inline PTX, asm(\"ld.global.nc....\" : ...): "
-                             "CUDA C has no way to say .L1::no_allocate or .L2::256B")
+        raise ExerciseFailed("write the load in inline PTX, asm(\"ld.global.nc....\" : ...), "
+                             "as DeepEP did: this exercise is about the PTX itself (CUDA C++ "
+                             "says it too, with CCCL's cuda::ptx::ld_nc_L1_no_allocate_L2_256B, "
+                             "which notebook 05 compiles -- and which is inline PTX inside)")
     cubin = cubin_for(source, "sm_90")  # ptxas inside NVRTC checks every asm line
     ins = sass_by_kernel(sass_for(cubin))["stream_hinted"]
     loads = [op.split()[0] for op in deepseek.distinct_ops(i for i in ins if "LDG" in i)]
@@ -189,12 +191,13 @@ def _check_best_chunk(best_chunk: Callable[[dict], int]) -> str:
 WHY_STALE = {
     "a": "A .nc load is slower than a plain load, so it reads the data before the "
          "producer's write has arrived.",
-    "b": "The PTX ISA allows ld.global.nc only on memory that stays read-only for the whole "
-         "kernel, so the memory model says nothing about what it returns while another SM "
-         "writes that memory: no acquire makes it see the write. In practice an old value "
-         "waits in the reading SM's own L1, which other SMs' writes do not update; "
-         ".L1::no_allocate keeps the data out of L1, so each read goes to L2, where every "
-         "SM's writes meet.",
+    "b": "The PTX ISA leaves .nc loads outside its memory consistency model (and CUDA C++ asks "
+         "that data on the read-only path stay read-only for the whole kernel), so nothing says "
+         "what a .nc load returns while another SM writes that memory: no acquire obliges it to "
+         "see the write. The probe's numbers are consistent with an old value waiting in the "
+         "reading SM's own L1, which other SMs' writes do not update; a .L1::no_allocate load "
+         "that primed its own line never made an L1 line to find stale -- whether it also skips "
+         "a line another load left in L1 is issue #136's question.",
     "c": "The .L2::256B prefetch fetches 256 bytes early, and those early bytes are the stale "
          "ones; .L1::no_allocate switches the prefetch off.",
     "d": ".nc loads skip L2 and read DRAM, which still holds the old value; "
@@ -211,31 +214,37 @@ def _stale_line() -> str:
     if not rows:
         return ""
     return ("; recorded on " + run.device + " after a relaxed poll: " + ", ".join(
-        f"{r['load']} stale {r['stale']:,} of {r['checked']:,}" for r in rows))
+        f"{r['load']}" + (f" (line primed by {r['prime']})" if r.get("prime", r["load"])
+                          != r["load"] else "") + f" stale {r['stale']:,} of {r['checked']:,}"
+        for r in rows))
 
 
 #: The answer, as a salted hash, and what the check says for each letter, sealed with it.
 _WHY_STALE_SALT = "Lab 05: why_stale 41d8"
 _WHY_STALE_RESPONSES = {
+    "be5ce417458e15b9cb6fdfcd": (
+        "GSPpO04E6LEFtVfg57KkxeFK5I8+wTo4tzq06Cw2ahNy/oN2ip2GrEVR6RHNCBxmqUXSRvMSckQvOfcxfP5i"
+        "eaEpGMUNViE7YAuo+zwFG4pStPBTOJfd0WmNeOsvCZw0gvvgOn+b/wldVYs4uXBoMnZnN7y1qOfX1rtvO/KI"
+        "nfeUaxoXKmCD0RGjclKVLIs6hyp04MAHIJZ6O83hBjuUiCwav3Dqzn2C6nWARFnLUJJ3fofVsUOnj1HQWLUo"
+        "sWPXanDi0wceb/M="
+    ),
     "6cac436b2dd0e3918172a45e": (
-        "2WYGQbJM1124NoCoii/H6AAnSK6vZNumbeurHTy3M2lNxuKirssfdQLaEjBViILPtA/lFlS1S/XeLUl5+VQB"
-        "EhQtKLFs+UYHGNwrzCqPqXYBXBwaYX7iqGmaOxQEGuBl8KYVCeSQ3hWudlC2G43gdbWRtcnTktJ2WTqLeREq"
-        "1gCjzveYoKtH6iXI+pyLVD8RSvQ25GFnK2o="
+        "2WYGQbJM1124NoCoii/H6AAnSK6vZNumbeurHTy3M2lNxuKirssfdQLaEjBViILPtA/lFlS1S/XeLUl5+UsB"
+        "EgN4M6coukAaS8Ew3W+ykHEFFQcFLyrG/GmiE1YHU+F1vuc3GKuX31C9cE6oG8yudfrd8cmQ3YIvVTrcMVhp"
+        "ngDsgLvBoOpHuneHuNmLAHdQHvRmtigqbjmiZAETqDYqS4ZP1lghP0qx3rXIytqT/YtmekMaOGu03DLaEbDQ"
+        "EEeVgQyWR2mAtZI="
     ),
     "bdf2e79b297e76baca056060": (
         "njr2v3xdbdbtvJcIqlVIuwTqFbFCib8EhhfruKsrvlBAy3F9amS6RAvX3iTYJGuCBUc+GqTt3aFH0Eb6Xrtm"
         "M5oanWGsT5ighZeNGuWzUdCpKz7h+acrc8SBwt3y0HI57pAlLOO0BLjGB0Q8DpsAMw4gbGo1SHeUW80qIIul"
-        "eO9daAILu/ny9NPHvxncRtxeiAo4W9GLI6o="
-    ),
-    "be5ce417458e15b9cb6fdfcd": (
-        "GSPpO04E6LEFtVfg57KkxeFK5I8+wTo4tzq06Cw2ahNy/oN2ip2GrEVR6RHNCBxmqUXSRvMSckQvOfcxfP5i"
-        "eaEpGMUNViE7YAuo+zwFG4pStPBTOJfd0WmNeOsvCZw0gvvgOn+b/wldVYs4uXBoMnZnN7y1qOfX1rtvO/KI"
-        "nfeUaxoXKmCD0RG9dBeJJt82kWVr+YlacNw="
+        "eO9daAILu/ny9NPHvxncRtxeiAo4W9GLI6rYxKo9reOvAZu8LVoe9Dcn6TioWPBJEl53haWNt3lRN36fe4a0"
+        "HkOl5BkS/PTTxwQ="
     ),
     "f4f65a1fe15aecb62dd35021": (
         "vZxoOahfKDbtCvIlrJZ+PXq4FWJr42lyhlV4J7xcJ/jL9vI42V9i7XwJeq6sIHE5MtRYrHVwIy6OxSz4DVlj"
         "vAaiO6H+V15jOVbADv8n6PCYE3nncT99kh03lplWeRZiP6FzsN5v2C6A/jgfDIDQlgNTBTNKtjksRa2cd3A4"
-        "4SZHRhIPHhjJsi3Cpy7x4yUo06bCLYRlFyM="
+        "4SZHRhIPHhjJsi3Cpy7x4yUo06bCLYRlFyMGGDn0W9qeQ5W6nmOEdSc4i9rXiZir5jwcK5/8Z1EksBbgRkty"
+        "5gm3MIKZ/ERxkXY="
     ),
 }
 

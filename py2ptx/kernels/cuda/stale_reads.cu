@@ -1,13 +1,16 @@
 /* stale_reads.cu — can a .nc load return stale data? (notebook 05)
  *
  * What changed from the previous version (streaming_cache_hints.cu): the loads
- * that version copies are read-only for the whole kernel, which is what
- * ld.global.nc promises the hardware. DeepEP also uses .nc loads on buffers that
- * another agent (a GPU across NVLink) writes while the kernel runs, and its README
- * once called this an "undefined-behavior PTX usage". The PTX ISA says of ld.global.nc
- * that it loads from memory that is read-only during the whole kernel, and that the
- * .nc loads sit outside the memory consistency model. This kernel probes what that
- * means in practice, inside one GPU:
+ * that version copies read a source nobody writes during the kernel. DeepEP also
+ * uses .nc loads on buffers that another agent (a GPU across NVLink) writes while
+ * the kernel runs; its README called this an "undefined-behavior PTX usage" from
+ * 2025-02-27 (commit 77bb07a) until its V2 release (b306af0, 2026-04-30). Who says what:
+ *   - the PTX ISA (ld, "ld.global.nc"): the load goes through the "non-coherent
+ *     read-only cache", and the memory consistency model (its section 8) does not
+ *     cover .nc loads at all -- no ordering rule says what one returns;
+ *   - the CUDA C++ Programming Guide (__ldg, the read-only data cache): use it only for
+ *     data that is read-only for the whole lifetime of the kernel.
+ * This kernel probes what happens in practice, inside one GPU:
  *
  *   block 0 (the producer), one warp:  for round k = 1..rounds:
  *       wait until the consumer acknowledged round k-1 (ld.acquire.gpu),
@@ -15,11 +18,17 @@
  *   block 1 (the consumer), one warp:  for round k:
  *       poll flag until it is k -- with ld.acquire.gpu (acquire_poll = 1, the
  *       correct protocol) or with ld.relaxed.gpu (0: nothing orders the data read
- *       after the flag read, as in code that polls with plain or volatile loads);
- *       while polling, keep reading
- *       data with the load under test (so an old copy can sit in a cache);
- *       then read data[lane] with the load under test once more, and count it as
- *       stale if it is not k; acknowledge with st.release.gpu.
+ *       after the flag read, as in code that polls with plain or volatile loads;
+ *       then the weak data read races with the producer's write, which the memory
+ *       model makes a data race: a stale value is allowed even for ld.global);
+ *       while polling, keep reading data with the *priming* load (`prime`, a variant
+ *       number as below), so that a copy of the line can sit in L1;
+ *       then read data[lane] with the load under test (`variant`) once more, and
+ *       count it as stale if it is not k; acknowledge with st.release.gpu.
+ * prime == variant is the probe's first design: for the .L1::no_allocate loads no
+ * L1 line then ever exists, so "never stale" is expected by construction. DeepEP's
+ * issue #136 asks the other question -- a line first brought into L1 by ld.global
+ * or ld.global.nc, then read with .nc.L1::no_allocate -- which prime != variant asks.
  *
  * The load under test (`variant`):
  *   0  ld.relaxed.gpu.global                     inside the model: after an acquire, never stale
@@ -82,7 +91,7 @@ __device__ __forceinline__ int load_under_test(const int *p, int variant)
 
 extern "C" __global__ void stale_probe(int *data, int *flag, int *ack, int rounds, int variant,
                                        int acquire_poll, long long max_spins,
-                                       unsigned long long *result)
+                                       unsigned long long *result, int prime)
 {
     const int lane = threadIdx.x & 31;
     if (threadIdx.x >= 32)
@@ -108,7 +117,7 @@ extern "C" __global__ void stale_probe(int *data, int *flag, int *ack, int round
         for (int k = 1; k <= rounds; ++k) {
             long long spins = 0;
             while ((acquire_poll ? load_acquire(flag) : load_relaxed(flag)) != k) {
-                keep += load_under_test(&data[lane], variant);  // an old copy may be cached
+                keep += load_under_test(&data[lane], prime);  // an old copy may be cached
                 if (++spins > max_spins || atomicAdd(&result[2], 0ull) != 0) {
                     if (lane == 0)
                         atomicExch(&result[2], 1ull);

@@ -33,13 +33,41 @@
  * on an older GPU they are absent, and py2ptx.deepseek says so rather than running
  * something else under their name. Loads are not `volatile` asm, so the compiler
  * may schedule them; each thread issues UNROLL loads before its stores, written
- * out, because asm volatile loads were seen not to be unrolled (shared/DEVICE.md).
+ * out, because asm volatile loads were seen not to be unrolled when this course
+ * compiled them with NVRTC 13.0 for sm_90 (tests/test_deepseek.py reads the SASS).
+ *
+ * CUDA C++'s own words for the same requests (the cpp_* kernels, sm_80+, built
+ * only where CCCL's headers are on the include path: py2ptx.deepseek passes it):
+ *
+ *   stream_cpp_ldg        __ldg                       read-only path (LDG...CONSTANT)
+ *   stream_cpp_ldcs       __ldcs / __stcs             "cache streaming" (evict-first)
+ *   stream_cpp_ldcg       __ldcg                      "cache global": L2 only, not L1
+ *   stream_cpp_annotated  cuda::annotated_ptr<..., cuda::access_property::streaming>
+ *   stream_cpp_ptx_deepep cuda::ptx::ld_nc_L1_no_allocate_L2_256B: DeepEP's exact load,
+ *                         as NVIDIA's CCCL spells it (CCCL wraps it in inline PTX too)
+ *
+ * Controls and ablations (same body, only what they name differs):
+ *   stream_plain_nofence   the signal without __threadfence(): atomicAdd alone
+ *   stream_plain_release   the signal as DeepEP writes it: atom.add.release.gpu
+ *   stream_plain_nosignal  no signal at all (the block barrier stays)
+ *   placebo                holds its SMs for a given time with no memory traffic
+ *   duo                    stream and victim in ONE kernel (blocks split), so Nsight
+ *                          Compute -- which serializes separate kernels -- measures
+ *                          them while they really share L2
  *
  * Launch: grid (blocks,), block (threads,), any dynamic shared memory (unused:
  * asking for more than half an SM's shared memory keeps one block per SM, which is
  * how the notebook gives the stream its own SMs). chunks_done counts signals.
  */
 #define UNROLL 4
+
+#if __CUDA_ARCH__ >= 800 && defined(__has_include)
+#if __has_include(<cuda/annotated_ptr>) && __has_include(<cuda/ptx>)
+#include <cuda/annotated_ptr>
+#include <cuda/ptx>
+#define PY2PTX_HAVE_CCCL 1
+#endif
+#endif
 
 struct PlainMoves {
     __device__ __forceinline__ int4 load(const int4 *p) const
@@ -112,16 +140,70 @@ struct AllHintsMoves : EvictFirstPolicy {  // DeepEP's read plus the policy; sto
 };
 #endif
 
-// Copy src to dst chunk by chunk: block b takes chunks b, b + gridDim.x, ...
+#if PY2PTX_HAVE_CCCL
+// CUDA C++'s words (no asm in this course's code; CCCL's own headers use asm inside).
+struct CppLdgMoves {  // __ldg: the read-only data cache path
+    __device__ __forceinline__ int4 load(const int4 *p) const { return __ldg(p); }
+    __device__ __forceinline__ void store(int4 *p, int4 v) const { *p = v; }
+};
+struct CppLdcsMoves {  // __ldcs/__stcs: "cache streaming, likely accessed once"
+    __device__ __forceinline__ int4 load(const int4 *p) const { return __ldcs(p); }
+    __device__ __forceinline__ void store(int4 *p, int4 v) const { __stcs(p, v); }
+};
+struct CppLdcgMoves {  // __ldcg: "cache global", in L2 and not in L1
+    __device__ __forceinline__ int4 load(const int4 *p) const { return __ldcg(p); }
+    __device__ __forceinline__ void store(int4 *p, int4 v) const { *p = v; }
+};
+struct CppAnnotatedMoves {  // libcu++: an access property carried by the pointer
+    __device__ __forceinline__ int4 load(const int4 *p) const
+    {
+        cuda::annotated_ptr<const int4, cuda::access_property::streaming> q(p);
+        return *q;
+    }
+    __device__ __forceinline__ void store(int4 *p, int4 v) const
+    {
+        cuda::annotated_ptr<int4, cuda::access_property::streaming> q(p);
+        *q = v;
+    }
+};
+struct CppPtxDeepEPMoves {  // CCCL's cuda::ptx names DeepEP's load; the store stays plain
+    __device__ __forceinline__ int4 load(const int4 *p) const
+    {
+        return cuda::ptx::ld_nc_L1_no_allocate_L2_256B(cuda::ptx::space_global, p);
+    }
+    __device__ __forceinline__ void store(int4 *p, int4 v) const { *p = v; }
+};
+#endif
+
+// How a block tells a receiver "this chunk is written" (after __syncthreads()).
+enum Signal { FENCE_ATOMIC = 0, ATOMIC_ONLY = 1, RELEASE_ATOMIC = 2, NO_SIGNAL = 3 };
+
+template <int S>
+__device__ __forceinline__ void signal_chunk(unsigned int *chunks_done)
+{
+    if (S == FENCE_ATOMIC) {
+        __threadfence();  // MEMBAR.SC.GPU on sm_90: orders everything before it, GPU-wide
+        atomicAdd(chunks_done, 1u);
+    } else if (S == ATOMIC_ONLY) {
+        atomicAdd(chunks_done, 1u);  // relaxed: orders nothing (an ablation, not a protocol)
+    } else if (S == RELEASE_ATOMIC) {
+        unsigned int old;  // DeepEP's atomic_add_release_global (PTX ISA: atom, .release)
+        asm volatile("atom.add.release.gpu.global.u32 %0, [%1], 1;"
+                     : "=r"(old) : "l"(chunks_done) : "memory");
+    }
+}
+
+// Copy src to dst chunk by chunk: block b of nblocks takes chunks b, b + nblocks, ...
 // After each chunk the block signals, as a communication kernel does.
-template <class Moves>
+template <class Moves, int S = FENCE_ATOMIC>
 __device__ __forceinline__ void stream_body(const int4 *src, int4 *dst, long long n_vec,
-                                            int chunk_vec, unsigned int *chunks_done)
+                                            int chunk_vec, unsigned int *chunks_done,
+                                            int block, int nblocks)
 {
     const Moves moves;
     const long long chunks = (n_vec + chunk_vec - 1) / chunk_vec;
     const long long step = (long long)UNROLL * blockDim.x;
-    for (long long c = blockIdx.x; c < chunks; c += gridDim.x) {
+    for (long long c = block; c < chunks; c += nblocks) {
         const long long begin = c * chunk_vec;
         const long long end = min(begin + (long long)chunk_vec, n_vec);
         for (long long i = begin + threadIdx.x; i < end; i += step) {
@@ -140,61 +222,108 @@ __device__ __forceinline__ void stream_body(const int4 *src, int4 *dst, long lon
             }
         }
         __syncthreads();  // the whole chunk is written ...
-        if (threadIdx.x == 0) {
-            __threadfence();  // ... made visible to the whole GPU ...
-            atomicAdd(chunks_done, 1u);  // ... and signalled
-        }
+        if (threadIdx.x == 0)
+            signal_chunk<S>(chunks_done);  // ... made visible and signalled
     }
 }
 
 extern "C" __global__ void stream_plain(const int4 *src, int4 *dst, long long n_vec,
                                         int chunk_vec, unsigned int *chunks_done)
 {
-    stream_body<PlainMoves>(src, dst, n_vec, chunk_vec, chunks_done);
+    stream_body<PlainMoves, FENCE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
 }
-
+extern "C" __global__ void stream_plain_nofence(const int4 *src, int4 *dst, long long n_vec,
+                                                int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<PlainMoves, ATOMIC_ONLY>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
+extern "C" __global__ void stream_plain_release(const int4 *src, int4 *dst, long long n_vec,
+                                                int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<PlainMoves, RELEASE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
+extern "C" __global__ void stream_plain_nosignal(const int4 *src, int4 *dst, long long n_vec,
+                                                 int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<PlainMoves, NO_SIGNAL>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
 #if __CUDA_ARCH__ >= 800
 extern "C" __global__ void stream_nc_na_256b(const int4 *src, int4 *dst, long long n_vec,
                                              int chunk_vec, unsigned int *chunks_done)
 {
-    stream_body<NcNoAllocate256BMoves>(src, dst, n_vec, chunk_vec, chunks_done);
+    stream_body<NcNoAllocate256BMoves, FENCE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
 }
-
 extern "C" __global__ void stream_evict_first(const int4 *src, int4 *dst, long long n_vec,
                                               int chunk_vec, unsigned int *chunks_done)
 {
-    stream_body<EvictFirstMoves>(src, dst, n_vec, chunk_vec, chunks_done);
+    stream_body<EvictFirstMoves, FENCE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
 }
-
 extern "C" __global__ void stream_all_hints(const int4 *src, int4 *dst, long long n_vec,
                                             int chunk_vec, unsigned int *chunks_done)
 {
-    stream_body<AllHintsMoves>(src, dst, n_vec, chunk_vec, chunks_done);
+    stream_body<AllHintsMoves, FENCE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
+#endif
+#if PY2PTX_HAVE_CCCL
+extern "C" __global__ void stream_cpp_ldg(const int4 *src, int4 *dst, long long n_vec,
+                                          int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<CppLdgMoves, FENCE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
+extern "C" __global__ void stream_cpp_ldcs(const int4 *src, int4 *dst, long long n_vec,
+                                           int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<CppLdcsMoves, FENCE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
+extern "C" __global__ void stream_cpp_ldcg(const int4 *src, int4 *dst, long long n_vec,
+                                           int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<CppLdcgMoves, FENCE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
+extern "C" __global__ void stream_cpp_annotated(const int4 *src, int4 *dst, long long n_vec,
+                                                int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<CppAnnotatedMoves, FENCE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
+}
+extern "C" __global__ void stream_cpp_ptx_deepep(const int4 *src, int4 *dst, long long n_vec,
+                                                 int chunk_vec, unsigned int *chunks_done)
+{
+    stream_body<CppPtxDeepEPMoves, FENCE_ATOMIC>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x, gridDim.x);
 }
 #endif
 
+__device__ __forceinline__ unsigned int smid()
+{
+    unsigned int id;  // PTX ISA, special registers: %smid (may change; read once here)
+    asm volatile("mov.u32 %0, %%smid;" : "=r"(id));
+    return id;
+}
+
 // The victim: every thread sums its share of buf, `passes` times over. Its working
 // set (n_vec * 16 bytes) is chosen around the size of L2: alone, a set that fits runs
-// at L2 speed; a stream that evicts its lines sends it to DRAM. The load is asm
-// volatile so that no pass can be merged with another (the data does not change).
-// Thread 0 of block 0 also records its SM's cycle counter and the global nanosecond
-// timer at start and end (clock[0..3]): cycles over nanoseconds is the SM clock the
-// victim ran at, which the GPU changes by itself with its load and power.
-extern "C" __global__ void victim(const int4 *buf, long long n_vec, int passes, int *sink,
-                                  unsigned long long *clock)
+// at L2 speed; past L2 it runs at DRAM speed. The load is asm volatile so that no pass
+// can be merged with another (the data does not change). Thread 0 of block 0 also
+// records its SM's cycle counter and the global nanosecond timer at start and end
+// (clock[0..3]): cycles over nanoseconds is the SM clock the victim ran at, which the
+// GPU changes by itself with its load and power. Thread 0 of every block writes the
+// SM it runs on to sm_of_block[block] (the placement control).
+__device__ __forceinline__ void victim_body(const int4 *buf, long long n_vec, int passes,
+                                            int *sink, unsigned long long *clock,
+                                            unsigned int *sm_of_block, int block, int nblocks)
 {
-    const bool timer = blockIdx.x == 0 && threadIdx.x == 0;
+    const bool timer = block == 0 && threadIdx.x == 0;
     unsigned long long ns;
+    if (threadIdx.x == 0)
+        sm_of_block[block] = smid();
     if (timer) {
         asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(ns));
         clock[0] = clock64();
         clock[2] = ns;
     }
     int acc = 0;
-    const long long stride = (long long)gridDim.x * blockDim.x;
+    const long long stride = (long long)nblocks * blockDim.x;
     for (int p = 0; p < passes; ++p) {
-        for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n_vec;
-             i += stride) {
+        for (long long i = (long long)block * blockDim.x + threadIdx.x; i < n_vec; i += stride) {
             int x, y, z, w;
             asm volatile("ld.global.v4.s32 {%0, %1, %2, %3}, [%4];"
                          : "=r"(x), "=r"(y), "=r"(z), "=r"(w) : "l"(buf + i));
@@ -208,4 +337,66 @@ extern "C" __global__ void victim(const int4 *buf, long long n_vec, int passes, 
         asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(ns));
         clock[3] = ns;
     }
+}
+
+extern "C" __global__ void victim(const int4 *buf, long long n_vec, int passes, int *sink,
+                                  unsigned long long *clock, unsigned int *sm_of_block)
+{
+    victim_body(buf, n_vec, passes, sink, clock, sm_of_block, blockIdx.x, gridDim.x);
+}
+
+// The placebo: holds its SM for `ns` nanoseconds (by %globaltimer) and touches no memory
+// but one word per block (the SM it ran on). Beside the victim it tests whether the
+// victim's time changes merely because 20 SMs are busy (placement, power, clocks).
+extern "C" __global__ void placebo(long long ns, unsigned int *sm_of_block)
+{
+    unsigned long long t0, t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+    do {
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    } while ((long long)(t - t0) < ns);
+    if (threadIdx.x == 0)
+        sm_of_block[blockIdx.x] = smid();
+}
+
+// Stream and victim in one kernel, for Nsight Compute: blocks [0, stream_blocks) stream,
+// the rest are the victim. what: 0 both, 1 the stream only, 2 the victim only (the other
+// blocks return at once). One block per SM as in the timed experiment.
+template <class Moves>
+__device__ __forceinline__ void duo_body(const int4 *src, int4 *dst, long long n_vec,
+                                         int chunk_vec, unsigned int *chunks_done,
+                                         const int4 *buf, long long buf_vec, int passes,
+                                         int *sink, unsigned long long *clock,
+                                         unsigned int *sm_of_block, int stream_blocks,
+                                         int what)
+{
+    if ((int)blockIdx.x < stream_blocks) {
+        if (what != 2)
+            stream_body<Moves>(src, dst, n_vec, chunk_vec, chunks_done, blockIdx.x,
+                               stream_blocks);
+    } else if (what != 1) {
+        victim_body(buf, buf_vec, passes, sink, clock, sm_of_block, blockIdx.x - stream_blocks,
+                    gridDim.x - stream_blocks);
+    }
+}
+
+// variant: 0 plain, 1 nc_na_256b, 2 evict_first, 3 all_hints (py2ptx.deepseek_probes.PTX_KEYS);
+// below sm_80 only 0 is built.
+extern "C" __global__ void duo(const int4 *src, int4 *dst, long long n_vec, int chunk_vec,
+                               unsigned int *chunks_done, const int4 *buf, long long buf_vec,
+                               int passes, int *sink, unsigned long long *clock,
+                               unsigned int *sm_of_block, int stream_blocks, int what, int variant)
+{
+#define DUO(Moves) duo_body<Moves>(src, dst, n_vec, chunk_vec, chunks_done, buf, buf_vec, \
+                                   passes, sink, clock, sm_of_block, stream_blocks, what)
+    switch (variant) {
+    case 0: DUO(PlainMoves); break;
+#if __CUDA_ARCH__ >= 800
+    case 1: DUO(NcNoAllocate256BMoves); break;
+    case 2: DUO(EvictFirstMoves); break;
+    case 3: DUO(AllHintsMoves); break;
+#endif
+    default: break;
+    }
+#undef DUO
 }
