@@ -380,3 +380,24 @@ def block_residency(data: dict) -> dict:
         waves = max(waves, -(-here.size // len(ends)))
     return {"slot": slot.tolist(), "most_at_once": int(most), "waves": int(waves),
             "start_spread_us": float(start.max() - start.min()) / 1e3 if start.size else 0.0}
+
+
+def schedule_caption(data: dict) -> str:
+    """What notebook 04's block schedule (:func:`py2ptx.plots.block_schedule`, which prints
+    it under the picture) shows, computed from the record it draws (:func:`who_ran_what`)."""
+    r = block_residency(data)
+    if r["waves"] > 1:
+        return (f"Each SM held at most {r['most_at_once']} blocks at once, so the "
+                f"{data['blocks']:,} blocks started in {r['waves']} waves over "
+                f"{r['start_spread_us']:,.0f} µs: a block started on an SM when one before it "
+                f"there had ended.")
+    text = (f"All {data['blocks']:,} blocks were resident at once (up to "
+            f"{r['most_at_once']} per SM) and started within {r['start_spread_us']:,.1f} µs, so "
+            f"this picture shows where blocks ran, not how the scheduler queues them.")
+    if (data["threads"], data["blocks"]) != (WHOAMI_THREADS,
+                                             WHOAMI_BLOCKS_PER_SM * data["sms"]):
+        text += (f" It was recorded with an older launch ({data['threads']:,} threads a "
+                 f"block). The launch that queues blocks -- {WHOAMI_BLOCKS_PER_SM} blocks of "
+                 f"{WHOAMI_THREADS:,} threads per SM, more than fit at once -- is not yet "
+                 f"recorded on a GPU; the GPU check records it.")
+    return text

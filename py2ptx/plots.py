@@ -162,12 +162,13 @@ def block_schedule(data: dict, machine: str, ax=None):
 
     One row per SM, split into the places it held blocks in at once
     (:func:`py2ptx.gpusorts.block_residency`); each block a bar from its start to its end,
-    coloured by its index (``blockIdx.x``, colour bar). A short title; what was launched,
-    and where, below the axes.
+    coloured by its index (``blockIdx.x``, colour bar). A short title; below the axes, what
+    was launched and where, then what the picture shows
+    (:func:`py2ptx.gpusorts.schedule_caption`, computed from the same record).
     """
     from matplotlib.collections import LineCollection
 
-    from .gpusorts import block_residency  # its analysis of the same record
+    from .gpusorts import block_residency, schedule_caption  # its reading of the same record
 
     sm = np.asarray(data["block_sm"])
     start = np.asarray(data["block_start_ns"]) / 1e3
@@ -192,9 +193,9 @@ def block_schedule(data: dict, machine: str, ax=None):
                 f"each spinning {data.get('spin_cycles', 0):,} cycles; up to "
                 f"{residency['most_at_once']} at once per SM, {residency['waves']} "
                 f"wave{'s' if residency['waves'] != 1 else ''}; {machine}")
-    ax.annotate(textwrap.fill(launched, 120), (0, 0), xycoords="axes fraction",
-                xytext=(0, -34), textcoords="offset points", va="top", fontsize=8,
-                style="italic")
+    below = textwrap.fill(launched, 120) + "\n\n" + textwrap.fill(schedule_caption(data), 120)
+    ax.annotate(below, (0, 0), xycoords="axes fraction", xytext=(0, -34),
+                textcoords="offset points", va="top", fontsize=8, style="italic")
     ax.figure.tight_layout()
     return ax.figure
 

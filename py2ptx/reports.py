@@ -10,7 +10,6 @@ import textwrap
 
 from .bench import GPU_RUN
 from .deepseek import RUN_NAME as DEEPSEEK_RUN
-from .gpusorts import WHOAMI_BLOCKS_PER_SM, WHOAMI_THREADS, block_residency
 from .ladder import RUNGS, VERSIONS, rung
 from .layers import LAYERS
 from .machine import gpu_info, machine_label
@@ -265,27 +264,6 @@ def recorded_runs(runs) -> list[str]:
                          f"newer {run.name!r} run of "
                          f"{newest[run.name].provenance.get('recorded_utc', '?')}")
     return lines
-
-
-def schedule_caption(data: dict) -> str:
-    """What notebook 04's block schedule (:func:`py2ptx.plots.block_schedule`) shows, computed
-    from the record it draws (:func:`py2ptx.gpusorts.who_ran_what`)."""
-    r = block_residency(data)
-    if r["waves"] > 1:
-        return (f"Each SM held at most {r['most_at_once']} blocks at once, so the "
-                f"{data['blocks']:,} blocks started in {r['waves']} waves over "
-                f"{r['start_spread_us']:,.0f} µs: a block started on an SM when one before it "
-                f"there had ended.")
-    text = (f"All {data['blocks']:,} blocks were resident at once (up to "
-            f"{r['most_at_once']} per SM) and started within {r['start_spread_us']:,.1f} µs, so "
-            f"this picture shows where blocks ran, not how the scheduler queues them.")
-    if (data["threads"], data["blocks"]) != (WHOAMI_THREADS,
-                                             WHOAMI_BLOCKS_PER_SM * data["sms"]):
-        text += (f" It was recorded with an older launch ({data['threads']:,} threads a "
-                 f"block). The launch that queues blocks -- {WHOAMI_BLOCKS_PER_SM} blocks of "
-                 f"{WHOAMI_THREADS:,} threads per SM, more than fit at once -- is not yet "
-                 f"recorded on a GPU; the GPU check records it.")
-    return text
 
 
 def recorded_ladder(run) -> dict[str, Timing]:

@@ -102,6 +102,7 @@ def test_the_block_schedule_has_a_short_title_a_colour_bar_and_its_launch_below(
     below = " ".join(t.get_text() for t in ax.texts).replace("\n", " ")
     assert "24 blocks of 1,024 threads on 4 SMs" in below and "3 waves" in below
     assert "TEST GPU, live" in below
+    assert "started in 3 waves" in below  # the caption, computed, under the picture
 
 
 def test_the_odd_even_diagram_draws_every_phase_and_marks_the_swaps():
@@ -203,15 +204,15 @@ def test_each_recorded_run_says_which_notebook_shows_it():
 
 
 def test_the_schedule_caption_is_computed_from_the_record_it_describes():
-    waves = reports.schedule_caption(_schedule(per_sm=6, places=2, sms=4))
+    waves = gpusorts.schedule_caption(_schedule(per_sm=6, places=2, sms=4))
     assert waves.startswith("Each SM held at most 2 blocks at once, so the 24 blocks started "
                             "in 3 waves over 2 µs")
     old = {**_schedule(per_sm=4, places=4, sms=4), "threads": 128}
-    text = reports.schedule_caption(old)
+    text = gpusorts.schedule_caption(old)
     assert text.startswith("All 16 blocks were resident at once (up to 4 per SM)")
     assert "is not yet recorded on a GPU" in text
     current = {**_schedule(per_sm=6, places=6, sms=4)}  # today's launch, one wave: no such note
-    assert "not yet recorded" not in reports.schedule_caption(current)
+    assert "not yet recorded" not in gpusorts.schedule_caption(current)
 
 
 def test_a_collapsed_figure_is_hidden_under_its_summary():
