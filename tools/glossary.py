@@ -163,17 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"docs/glossary.md has no anchor for: {', '.join(missing)}")
         return 1
-    bad = 0
-    for path in [p.resolve() for p in args.notebooks] or notebooks():
-        nb = json.loads(path.read_text())
-        if args.check:
-            for problem in out_of_sync(nb):
-                print(f"{path.name}: {problem}")
-                bad += 1
-        else:
-            path.write_text(clean_notebooks.cleaned_text(json.dumps(linked(nb))))
-    if bad:
-        print("Run: python tools/glossary.py --apply")
+    paths = [p.resolve() for p in args.notebooks] or notebooks()
+    bad = clean_notebooks.apply_or_check(paths, linked, out_of_sync, args.check,
+                                         "tools/glossary.py")
     return 1 if bad else 0
 
 

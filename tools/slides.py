@@ -203,24 +203,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook")
     args = parser.parse_args(argv)
     paths = [p.resolve() for p in args.notebooks] or notebooks()
+    if not args.build:
+        bad = clean_notebooks.apply_or_check(paths, applied, out_of_sync, args.check,
+                                             "tools/slides.py")
+        return 1 if bad else 0
     bad = 0
     for path in paths:
-        rel = path.relative_to(REPO) if path.is_relative_to(REPO) else path
-        if args.build:
-            deck, problems = build(path, args.build.resolve(), args.execute)
-            print(f"{deck}: {expected_slides(json.loads(path.read_text()))} slides"
-                  + "".join(f"\n  problem: {p}" for p in problems))
-            bad += len(problems)
-            continue
-        nb = json.loads(path.read_text())
-        if args.check:
-            for problem in out_of_sync(nb):
-                print(f"{rel}: {problem}")
-                bad += 1
-        else:
-            path.write_text(clean_notebooks.cleaned_text(json.dumps(applied(nb))))
-    if args.check and bad:
-        print("Run: python tools/slides.py --apply")
+        deck, problems = build(path, args.build.resolve(), args.execute)
+        print(f"{deck}: {expected_slides(json.loads(path.read_text()))} slides"
+              + "".join(f"\n  problem: {p}" for p in problems))
+        bad += len(problems)
     return 1 if bad else 0
 
 
