@@ -35,21 +35,9 @@ def test_notebook_05s_prose_matches_the_recorded_run():
         r = stale[("ld.relaxed.gpu", load)]
         assert r["stale"] > 0.9 * r["checked"], r  # "almost every time"
     assert stale[("ld.relaxed.gpu", "ld.global.nc.L1::no_allocate")]["stale"] == 0  # "never"
-    # "the largest chunks make the fastest streams, and the fast streams are the harsh
-    # neighbours: every chunk size that moves data at under half the best rate leaves the
-    # victim alone far more" -- for every variant, at the sweep's working set
-    for v in deepseek.VARIANTS:
-        by_chunk = deepseek.cells(run.timings, v.key, extra["sweep_victim_bytes"])
-        best = max(c["bandwidth_with"] for c in by_chunk.values())
-        fastest = max(by_chunk, key=lambda k: by_chunk[k]["bandwidth_with"])
-        assert fastest == max(by_chunk), v.key
-        slow = [c["slowdown"] for c in by_chunk.values() if c["bandwidth_with"] < best / 2]
-        assert slow and max(slow) + 0.2 < by_chunk[fastest]["slowdown"], v.key
-    # "the victim was a little *faster* beside a crawling stream than alone, at the same
-    # SM clock"
-    for v in deepseek.VARIANTS:
-        c = deepseek.cells(run.timings, v.key, extra["sweep_victim_bytes"])[min(deepseek.CHUNKS)]
-        assert c["slowdown"] < 1 and abs(c["clock_with"] / c["clock_alone"] - 1) < 0.02, v.key
+    # (The chapter no longer says "the largest chunks make the fastest streams" or "the
+    # victim was faster beside a crawling stream": the chunk sweep now goes past 4 MiB and
+    # the placebo control decides the second; tests/test_deepseek.py checks the new prose.)
     # "Why the read-only path helps more than the policy alone ..."
     at = extra["sweep_victim_bytes"]
     assert (deepseek.size_cells(run.timings, "nc_na_256b")[at]["slowdown"]

@@ -23,4 +23,9 @@ python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3
 python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
   --implementation cp --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   -d .whl "nvidia-cuda-cuobjdump>=13.2,<14" "nvidia-cuda-nvdisasm>=13.2,<14"
+# CCCL's headers (notebook 05's CUDA C++ variants: cuda::annotated_ptr, cuda::ptx), pinned
+# to the release of the NVRTC the course compiles with, as in pyproject.toml.
+python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+  --implementation cp --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+  --platform any -d .whl "nvidia-cuda-cccl==13.0.*"
 du -sh .whl
