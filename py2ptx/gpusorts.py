@@ -14,6 +14,11 @@ Which function belongs to which rung is said once, in the registry
 The kernels are files in ``kernels/cuda/``; this module only launches them. The
 Numba rung also runs without a GPU, in Numba's CUDA simulator
 (:func:`odd_even_numba` at small n).
+
+Why this module is long: it holds the host side of every GPU version of the sort --
+fifteen rungs and variants, each a launch plan, a device sort, a ``sort`` wrapper and
+a CPU-thread schedule. They share the launch helpers and the caches here; split by
+rung, each file would repeat them.
 """
 
 from __future__ import annotations
