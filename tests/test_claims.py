@@ -315,6 +315,16 @@ def test_notebook_00s_same_ptx_differs_only_in_its_target():
     assert differ == [(".target sm_75", ".target sm_90")]
 
 
+def test_notebook_00s_reading_of_the_two_sass_listings_holds():
+    # "sm_90 moves arguments into uniform registers; its loads carry a memory descriptor and
+    # 64-bit addresses; sm_75's say .SYS"
+    sass_75, sass_90 = (cudatools.sass_for("7_odd_even_global.cu", arch=a)
+                        for a in ("sm_75", "sm_90"))
+    assert "ULDC" in sass_90 and "ULDC" not in sass_75
+    assert "desc[UR" in sass_90 and ".64" in sass_90
+    assert "LDG.E.SYS" in sass_75 and "desc[" not in sass_75
+
+
 def test_the_instructions_notebooks_00_and_04_name_are_in_the_compiler_output():
     ptx = cudatools.ptx_for("7_odd_even_global.cu")
     for word in ("ld.global.u32", "setp.le.s32", "@%p2 bra", "st.global.u32"):
