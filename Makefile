@@ -2,6 +2,7 @@
 #
 #   make lab    set up .venv if needed, then open JupyterLab on notebook 00
 #   make test   set up .venv (with the test tools) if needed, then run the whole test suite
+#   make slides the notebooks as reveal.js decks in build/slides/ (docs/instructors.md)
 #
 # Set-up (tools/setup_venv.py) needs Python >= 3.10 (make PYTHON=python3.12 to choose one),
 # a C compiler and access to PyPI. It says what it does, how long it took and how big .venv
@@ -16,7 +17,7 @@ ARGS   ?=
 PYTEST_ARGS ?=
 
 .PHONY: lab test setup setup-test labs course-map clean-notebooks doctor ladder lint gpu-check \
-	carry-wheels cupy triton
+	carry-wheels cupy triton slides
 
 # The set-up script runs under the course's Python once .venv works, else under $(PYTHON);
 # it returns at once when .venv is current.
@@ -72,6 +73,12 @@ course-map: setup
 clean-notebooks: setup
 	$(PY) tools/clean_notebooks.py
 	$(PY) tools/make_labs.py
+
+# Lecture decks: each notebook executed (at most 150 s a cell), then a reveal.js deck in
+# build/slides/ (tools/slides.py). EXECUTE= builds them from the cells alone, in seconds.
+EXECUTE ?= --execute
+slides: setup
+	$(PY) tools/slides.py --build build/slides $(EXECUTE)
 
 lint: setup-test
 	$(VENV)/bin/ruff check .

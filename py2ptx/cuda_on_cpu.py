@@ -232,11 +232,16 @@ def _run(source, launches, args, timeout, check, want_trace=False) -> Trace | No
     try:
         lib = build_c(c_text, flags, name=name)
     except CCompileError as err:
+        # The C++ advice only where the error is about C++ (a template, a reference, a
+        # class, a namespace): under a missing ';' it would send a student the wrong way.
+        said = " ".join(f"{e.message} {e.quote}" for e in err.errors) or str(err)
+        cpp = re.search(r"\btemplate\b|\bclass\b|\bnamespace\b|\busing\b|\w&\s|&\s*\w+\s*[,)]"
+                        r"|::|\bnew\b|\bdelete\b|operator|'[<&]' token", said)
+        hint = ("\nC++-only features (references, templates, classes) cannot run here; compile "
+                "with py2ptx.cudatools.cubin_for to check them, and run on a GPU.") if cpp else ""
         raise CCompileError(
             f"The CPU emulator compiles CUDA C as plain C, and {name} did not compile:\n"
-            f"{err}\nC++-only features (references, templates, classes) cannot run here; "
-            f"compile with py2ptx.cudatools.cubin_for to check them, and run on a GPU."
-        ) from None
+            f"{err}{hint}", err.log, err.errors) from None
     launch_fns = {k: lib.function(f"py2ptx_launch_{k}",
                                   [_Dim3, _Dim3, ctypes.c_size_t, ctypes.c_void_p], ctypes.c_int)
                   for k in kernels}

@@ -185,8 +185,10 @@ def _layer_modes(report: Report) -> None:
                       if tools_ok else "CPython, gcc and Numba run here; NVRTC is missing"),
         "runtime": ("runs", f"CUDA driver for {gpu_name}") if gpu
         else ("absent", "no CUDA driver here"),
-        "ptx": ("runs" if gpu else "produced", "NVRTC emits it here"
-                + (f"; {gpu_name} runs it" if gpu else "; nothing here can run it")),
+        # No GPU executes PTX: the driver JIT-compiles it (its own ptxas) into SASS.
+        "ptx": ("produced", "NVRTC emits it here"
+                + (f"; the driver JIT-compiles it into SASS for {gpu_name}" if gpu
+                   else "; no driver here to JIT-compile it, and no GPU executes PTX")),
         "sass": ("runs" if gpu else "produced", "assembled and disassembled here"
                  + (f"; {gpu_name} runs it" if gpu else "; nothing here can run it")),
         "hardware": ("runs", f"{gpu_name} and this CPU") if gpu

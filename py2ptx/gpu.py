@@ -4,12 +4,22 @@ Taught in notebook 03 (CUDA C with ``RawModule``) and 04 (inline PTX, ``.ptx`` f
 
 Three things a raw kernel launch does not do for you, and this module does:
 
-* **Typed arguments.** CuPy passes a Python ``int`` as a 64-bit ``long long``; a
-  kernel whose parameter is ``int n`` then reads half of it, or the next
-  argument's bytes, and sorts garbage without an error. :func:`check_args` reads
-  the kernel's parameter list from its source and refuses a plain ``int`` or
-  ``float`` with a message naming the NumPy type to use (``np.int32(n)``), a NumPy
-  array where a GPU pointer is expected, and an array of the wrong dtype.
+* **Typed arguments.** CuPy's launch (``_launch`` in ``cupy/cuda/function.pyx``)
+  stores each scalar in a buffer of its own type — a Python ``int`` as an 8-byte
+  ``long long``, a Python ``float`` as an 8-byte ``double``
+  (``numpy_dtype_from_pyscalar`` in ``cupy/_core/_scalar.pyx``) — and hands
+  ``cuLaunchKernel`` one pointer per argument (``kernelParams``). The driver copies
+  as many bytes from each pointer as the kernel's parameter has (the driver API:
+  parameter "offsets and sizes ... are retrieved directly from the kernel's image"). So ``int n`` fed a
+  Python int reads the low 4 bytes of the int64: ``n`` itself on a little-endian
+  host while |n| < 2³¹, wrapped beyond. The real traps: a Python ``float`` into a
+  ``float`` parameter (the low 4 bytes of a double: garbage), ``np.int32`` into a
+  ``long long`` parameter (8 bytes read from a 4-byte value), values ≥ 2³¹.
+  :func:`check_args` reads the kernel's parameter list from its source and refuses
+  every scalar whose type is not the parameter's, saying what the kernel would have
+  read; it refuses a NumPy array where a GPU pointer is expected, and an array of the
+  wrong dtype. (``tests/test_gpu.py::test_what_mismatched_scalars_really_pass``
+  records each case on a real GPU.)
 * **Launch shapes.** A block over 1024 threads or more shared memory than the SM
   has fails with a terse driver error; :meth:`Kernel.__call__` says which limit,
   and what fits.
@@ -149,13 +159,75 @@ def check_args(kernel: str, params: list[Param], args: tuple) -> None:
         if want is None:
             continue  # a struct or template type: nothing to check it against
         wanted = f"np.{np.dtype(want).name}"
+        sent = cupy_scalar_dtype(value)
+        if sent is None:
+            raise KernelArgumentError(f"{where} got {_describe(value)}; pass {wanted}(...).")
+        if sent == np.dtype(want):
+            continue
+        reads = _what_the_kernel_reads(value, sent, np.dtype(want))
         if isinstance(value, bool | int | float) and not isinstance(value, np.generic):
             raise KernelArgumentError(
-                f"{where} got {_describe(value)} ({value!r}). CuPy would pass it as a "
-                f"{'64-bit long long' if isinstance(value, int) else '64-bit double'}, "
-                f"and the kernel would read the wrong bytes. Pass {wanted}({value!r}).")
-        if not isinstance(value, np.generic) or np.dtype(type(value)) != np.dtype(want):
-            raise KernelArgumentError(f"{where} got {_describe(value)}; pass {wanted}(...).")
+                f"{where} got {_describe(value)} ({value!r}). CuPy passes it as an "
+                f"{sent.itemsize}-byte {_C_NAMES.get(sent.name, sent.name)} and the driver "
+                f"copies the {np.dtype(want).itemsize} bytes {param.ctype} has: {reads}. "
+                + _fix(value, param, np.dtype(want)))
+        raise KernelArgumentError(
+            f"{where} got {_describe(value)}; pass {wanted}(...). It is {sent.itemsize} "
+            f"bytes, and the driver copies the {np.dtype(want).itemsize} bytes "
+            f"{param.ctype} has: {reads}.")
+
+
+def _fix(value, param: Param, want: np.dtype) -> str:
+    """Name the typed scalar to pass, or say that the value does not fit the parameter."""
+    wanted = f"np.{want.name}"
+    try:
+        fits = want.type(value) == value
+    except (OverflowError, ValueError):
+        fits = False
+    if fits:
+        return f"Pass {wanted}({value!r})."
+    if isinstance(value, float) and want.kind in "iub":
+        return f"Pass an integer as {wanted}(...)."
+    return (f"{value!r} does not fit in {param.ctype} ({wanted}): the kernel needs a wider "
+            f"parameter (long long, passed as np.int64).")
+
+
+_C_NAMES = {"int64": "long long", "uint64": "unsigned long long", "float64": "double",
+            "bool": "bool"}
+
+
+def cupy_scalar_dtype(value) -> np.dtype | None:
+    """The type CuPy stores a scalar launch argument as (``numpy_dtype_from_pyscalar``
+    in ``cupy/_core/_scalar.pyx``): a Python int as int64 (uint64 from 2**63 up), a
+    float as float64, a bool as bool, a NumPy scalar as its own dtype; None otherwise."""
+    if isinstance(value, np.generic):
+        return value.dtype
+    if type(value) is bool:
+        return np.dtype(np.bool_)
+    if type(value) is int:
+        return np.dtype(np.uint64 if value >= 2**63 else np.int64)
+    if type(value) is float:
+        return np.dtype(np.float64)
+    return None
+
+
+def _what_the_kernel_reads(value, sent: np.dtype, want: np.dtype) -> str:
+    """What a kernel parameter of type ``want`` reads when CuPy stored ``value`` as
+    ``sent`` (little-endian host): its first bytes, or more bytes than were stored."""
+    if want.itemsize > sent.itemsize:
+        return (f"{want.itemsize - sent.itemsize} of them from past the end of the "
+                f"{sent.itemsize}-byte value, whatever CuPy's scalar buffer holds there")
+    try:
+        stored = np.array(value, dtype=sent).tobytes()
+    except (OverflowError, ValueError):
+        return "bytes of a value that does not fit"
+    read = np.frombuffer(stored[:want.itemsize], dtype=want)[0].item()
+    value = value.item() if isinstance(value, np.generic) else value
+    same = read == value and (want.kind == sent.kind or want.kind in "iu" and sent.kind in "iu")
+    if same:
+        return (f"the low {want.itemsize} of {sent.itemsize} bytes, which is {value!r} only "
+                f"because it fits in {want.itemsize} bytes on a little-endian host")
+    return f"the kernel would read {read!r}, not {value!r}"
 
 
 def check_launch(grid, block, shared_mem: int = 0, max_shared: int = DEFAULT_SHARED_BYTES,

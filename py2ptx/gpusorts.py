@@ -14,6 +14,11 @@ Which function belongs to which rung is said once, in the registry
 The kernels are files in ``kernels/cuda/``; this module only launches them. The
 Numba rung also runs without a GPU, in Numba's CUDA simulator
 (:func:`odd_even_numba` at small n).
+
+Why this module is long: it holds the host side of every GPU version of the sort --
+fifteen rungs and variants, each a launch plan, a device sort, a ``sort`` wrapper and
+a CPU-thread schedule. They share the launch helpers and the caches here; split by
+rung, each file would repeat them.
 """
 
 from __future__ import annotations
@@ -503,16 +508,26 @@ def odd_even_phases(keys: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def who_ran_what(blocks: int | None = None, threads: int = 128, spin: int = 200_000) -> dict:
+#: who_ran_what's launch: blocks of 1,024 threads, so an SM holds at most two at once
+#: (2,048 threads per SM on sm_80 and sm_90; one on GPUs with 1,536), and six blocks per
+#: SM, so the block scheduler must start them in waves as earlier blocks finish.
+WHOAMI_THREADS = 1024
+WHOAMI_BLOCKS_PER_SM = 6
+
+
+def who_ran_what(blocks: int | None = None, threads: int = WHOAMI_THREADS,
+                 spin: int = 200_000) -> dict:
     """Launch special_registers.cu's ``whoami``: which SM ran each block, and when.
 
     Returns plain lists (JSON-ready, so the GPU check can record it): per block its
     SM and its start and end in ns from the first start; per thread its lane and warp
-    slot. ``blocks`` defaults to 4 per SM, so the scheduler has to queue some.
+    slot. ``blocks`` defaults to :data:`WHOAMI_BLOCKS_PER_SM` per SM, more than can be
+    resident at once, so the picture (:func:`py2ptx.plots.block_schedule`) shows waves;
+    ``max_threads_per_sm`` is recorded beside them, the limit that makes the waves.
     """
     cp = require_gpu("who_ran_what")
     sms = gpu_info().get("sms") or 1
-    blocks = blocks or 4 * sms
+    blocks = blocks or WHOAMI_BLOCKS_PER_SM * sms
     kernel = _kernel("special_registers.cu", "whoami")
     block_sm = cp.zeros(blocks, dtype=cp.uint32)
     start = cp.zeros(blocks, dtype=cp.uint64)
@@ -522,9 +537,62 @@ def who_ran_what(blocks: int | None = None, threads: int = 128, spin: int = 200_
     kernel(blocks, threads, block_sm, start, end, lane, warp, np.int64(spin))
     cp.cuda.Device().synchronize()
     t0 = int(start.min())
+    attributes = cp.cuda.Device().attributes
     return {"blocks": blocks, "threads": threads, "spin_cycles": spin, "sms": sms,
+            "max_threads_per_sm": attributes.get("MaxThreadsPerMultiProcessor"),
             "block_sm": cp.asnumpy(block_sm).tolist(),
             "block_start_ns": (cp.asnumpy(start) - t0).tolist(),
             "block_end_ns": (cp.asnumpy(end) - t0).tolist(),
             "thread_lane": cp.asnumpy(lane[: 2 * 32 + 8]).tolist(),
             "thread_warp": cp.asnumpy(warp[: 2 * 32 + 8]).tolist()}
+
+
+def block_residency(data: dict) -> dict:
+    """What :func:`who_ran_what`'s record says about the block scheduler (no GPU needed).
+
+    ``slot``: per block, which of its SM's places it held (the lowest free when it
+    started: a block takes a place another has left); ``most_at_once``: the most blocks
+    any SM held at the same time; ``waves``: how many times over, at most, an SM filled
+    its places (1: every block started at once); ``start_spread_us``: the time from the
+    first block's start to the last one's.
+    """
+    sm = np.asarray(data["block_sm"])
+    start = np.asarray(data["block_start_ns"], dtype=np.float64)
+    end = np.asarray(data["block_end_ns"], dtype=np.float64)
+    slot = np.zeros(sm.size, dtype=np.int64)
+    waves = most = 0
+    for s in np.unique(sm):
+        here = np.flatnonzero(sm == s)
+        ends: list[float] = []  # when each place of this SM becomes free
+        for b in here[np.argsort(start[here], kind="stable")]:
+            free = [i for i, e in enumerate(ends) if e <= start[b]]
+            i = free[0] if free else len(ends)
+            if i == len(ends):
+                ends.append(end[b])
+            ends[i] = end[b]
+            slot[b] = i
+        most = max(most, len(ends))
+        waves = max(waves, -(-here.size // len(ends)))
+    return {"slot": slot.tolist(), "most_at_once": int(most), "waves": int(waves),
+            "start_spread_us": float(start.max() - start.min()) / 1e3 if start.size else 0.0}
+
+
+def schedule_caption(data: dict) -> str:
+    """What notebook 04's block schedule (:func:`py2ptx.plots.block_schedule`, which prints
+    it under the picture) shows, computed from the record it draws (:func:`who_ran_what`)."""
+    r = block_residency(data)
+    if r["waves"] > 1:
+        return (f"Each SM held at most {r['most_at_once']} blocks at once, so the "
+                f"{data['blocks']:,} blocks started in {r['waves']} waves over "
+                f"{r['start_spread_us']:,.0f} µs: a block started on an SM when one before it "
+                f"there had ended.")
+    text = (f"All {data['blocks']:,} blocks were resident at once (up to "
+            f"{r['most_at_once']} per SM) and started within {r['start_spread_us']:,.1f} µs, so "
+            f"this picture shows where blocks ran, not how the scheduler queues them.")
+    if (data["threads"], data["blocks"]) != (WHOAMI_THREADS,
+                                             WHOAMI_BLOCKS_PER_SM * data["sms"]):
+        text += (f" It was recorded with an older launch ({data['threads']:,} threads a "
+                 f"block). The launch that queues blocks -- {WHOAMI_BLOCKS_PER_SM} blocks of "
+                 f"{WHOAMI_THREADS:,} threads per SM, more than fit at once -- is not yet "
+                 f"recorded on a GPU; the GPU check records it.")
+    return text

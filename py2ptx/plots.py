@@ -24,52 +24,104 @@ MODE_COLORS = {"runs": "#c7e9c0", "produced": "#fde0a0", "absent": "#eeeeee",
                "CPU only": "#c7e9c0", None: "#dde8f5"}
 
 
+def _measured_where(timings, machine: str, host: str) -> str:
+    """``measured on …`` for a title: a run of GPU and CPU rungs names the host CPU the CPU
+    rungs ran on, so a GPU's name never stands over a CPU's bars."""
+    timings = list(timings)
+    if host and any(t.where == "cpu" for t in timings):
+        if any(t.where == "gpu" for t in timings):
+            return f"GPU rungs: {machine}; CPU rungs on its host CPU, {host}"
+        return f"{machine}; on its host CPU, {host}"
+    return f"measured on {machine}"
+
+
 def stack_diagram(highlight: str | None = None, modes: dict | None = None, ax=None):
-    """The hardware-software stack, top (application) to bottom (hardware).
+    """The stack as two paths (notebook 00): the **code** path (source -> compilers ->
+    PTX -> ptxas -> SASS, offline or JIT in the driver) and the **control** path
+    (application -> CUDA runtime -> driver: load, JIT, launch -> GPU), with OpenCL,
+    Vulkan and DirectX as other host APIs to the same driver stack.
 
     ``highlight`` outlines one layer; ``modes`` (the doctor's ``report.layers``)
     colours each layer by what this machine does with it: runs it, only produces it
     (PTX and SASS without a GPU), or lacks it.
     """
-    layers = list(LAYERS.values())
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 0.9 * len(layers) + 0.8))
-    ax.set_xlim(0, 10)
-    ax.set_ylim(0, len(layers))
+        _, ax = plt.subplots(figsize=(11, 7.2))
+    # Drawn for an 11-inch-wide figure; a smaller one (the stack explorer's) scales the text.
+    k = min(1.0, ax.figure.get_figwidth() / 11)
+    if len(ax.figure.axes) == 1:  # the diagram is the whole figure: use all of it
+        ax.figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.94)
+    ax.set_xlim(0, 12)
+    ax.set_ylim(0.55, 10.1)
     ax.axis("off")
-    for i, layer in enumerate(layers):
-        y = len(layers) - 1 - i
-        mode, why = (modes or {}).get(layer.key, (None, ""))
-        width = 7.0 if layer.beside else 9.6
-        chosen = layer.key == highlight
-        ax.add_patch(FancyBboxPatch((0.2, y + 0.1), width, 0.8, boxstyle="round,pad=0.02",
+    # layer key -> (x, y, width, height): the code path on the left, control on the right
+    boxes = {"application": (0.2, 8.0, 11.6, 1.1), "compilers": (0.2, 6.3, 6.0, 1.1),
+             "ptx": (0.2, 4.6, 6.0, 1.1), "sass": (0.2, 2.9, 6.0, 1.1),
+             "runtime": (6.9, 4.6, 4.9, 2.8), "hardware": (0.2, 1.1, 11.6, 1.1)}
+    # The two paths as two panels behind their boxes.
+    for x, w, color in ((0.05, 6.3, "#e2ebf6"), (6.75, 5.2, "#f6e6e2")):
+        ax.add_patch(FancyBboxPatch((x, 2.75), w, 5.0, boxstyle="round,pad=0.02",
+                                    fc=color, ec="none", zorder=0))
+    for key, (x, y, w, h) in boxes.items():
+        layer = LAYERS[key]
+        mode, _ = (modes or {}).get(key, (None, ""))
+        chosen = key == highlight
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02",
                                     fc=MODE_COLORS.get(mode, MODE_COLORS[None]),
-                                    ec="black" if chosen else "#888888",
-                                    lw=3 if chosen else 1))
-        ax.text(0.4, y + 0.62, layer.title, fontsize=11, weight="bold", va="center")
-        ax.text(0.4, y + 0.3, " · ".join(layer.members), fontsize=9, va="center")
+                                    ec="black" if chosen else "#888888", lw=3 if chosen else 1))
+        ax.text(x + 0.2, y + h - 0.3, layer.title, fontsize=11 * k, weight="bold", va="center")
+        ax.text(x + 0.2, y + h - 0.68, textwrap.fill(" · ".join(layer.members), 75),
+                fontsize=9 * k, va="top")
         if mode:
-            ax.text(0.2 + width - 0.15, y + 0.62, f"this machine: {mode}", fontsize=8,
+            ax.text(x + w - 0.15, y + (0.2 if key == "runtime" else h - 0.3),
+                    f"this machine: {mode}", fontsize=8 * k,
                     ha="right", va="center", style="italic")
-        if layer.beside:
-            ax.add_patch(FancyBboxPatch((7.4, y + 0.1), 2.4, 0.8, boxstyle="round,pad=0.02",
-                                        fc="#f4f4f4", ec="#bbbbbb", ls="--"))
-            ax.text(8.6, y + 0.62, "beside it", fontsize=8, ha="center", style="italic")
-            ax.text(8.6, y + 0.3, " · ".join(layer.beside), fontsize=9, ha="center")
-        if i:
-            ax.annotate("", xy=(1.2, y + 0.9), xytext=(1.2, y + 1.1),
-                        arrowprops={"arrowstyle": "->", "color": "#555555"})
-    ax.set_title("The stack, top to bottom: each layer turns the one above into "
-                 "something the one below runs", fontsize=10)
+    ax.text(7.1, 6.2, textwrap.fill("The CUDA runtime (here through CuPy or numba.cuda) "
+                                    "calls the driver. The driver loads a module's SASS, or "
+                                    "JIT-compiles its PTX for the GPU it finds, then "
+                                    "launches the kernel.", 48),
+            fontsize=8 * k, va="top")
+    # other host APIs: beside the CUDA runtime, on top of the same kind of driver stack
+    ax.add_patch(FancyBboxPatch((8.0, 2.9), 3.8, 1.1, boxstyle="round,pad=0.02",
+                                fc="#f4f4f4", ec="#bbbbbb", ls="--"))
+    ax.text(9.9, 3.65, "other host APIs, not used here", fontsize=8 * k, ha="center",
+            style="italic")
+    ax.text(9.9, 3.25, " · ".join(LAYERS["runtime"].beside), fontsize=9 * k, ha="center")
+    ax.text(3.2, 9.75, "code path: what the GPU will run", fontsize=10 * k, ha="center",
+            weight="bold", color="#1f5fa8")
+    ax.text(9.35, 9.75, "control path: who loads and launches it", fontsize=10 * k,
+            ha="center", weight="bold", color="#a8321f")
+
+    def arrow(x0, y0, x1, y1, text="", color="#1f5fa8", ls="-", **kw):
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops={"arrowstyle": "->", "color": color, "lw": 1.6, "ls": ls})
+        if text:
+            ax.text((x0 + x1) / 2 + 0.1, (y0 + y1) / 2, text, fontsize=8 * k, color=color,
+                    va="center", **kw)
+
+    arrow(1.2, 8.0, 1.2, 7.4, "source: CUDA C, Python (Numba), Triton")
+    arrow(1.2, 6.3, 1.2, 5.7, "NVCC / NVRTC, NVVM (Numba), Triton emit PTX")
+    arrow(1.2, 4.6, 1.2, 4.0, "ptxas assembles (offline: NVCC, NVRTC)")
+    arrow(6.2, 5.15, 6.9, 5.15, "", ls="--")
+    ax.text(6.25, 5.45, "PTX: JIT", fontsize=7 * k, color="#1f5fa8")
+    arrow(6.2, 3.45, 6.9, 4.7, "", ls="--")
+    ax.text(6.25, 3.7, "SASS: load", fontsize=7 * k, color="#1f5fa8")
+    arrow(9.35, 8.0, 9.35, 7.4, "calls (cudaMalloc, a launch...)", color="#a8321f")
+    arrow(7.4, 4.6, 7.4, 2.2, "launch", color="#a8321f")
+    ax.text(6.0, 0.75, "Solid blue: compilation, before a launch. Dashed: the driver loads SASS, "
+            "or JIT-compiles PTX with its own ptxas for the GPU it finds.", fontsize=8 * k,
+            ha="center", style="italic")
+    ax.set_title("The stack: two paths from your program to the GPU", fontsize=11 * k)
     return ax.figure
 
 
 def speedup_ladder(timings: dict[str, Timing], machine: str, baseline: str = "python_bubble",
-                   ax=None, note: str = ""):
+                   ax=None, note: str = "", host: str = ""):
     """Speedup of each rung over ``baseline`` (log scale), coloured by kind of optimization.
 
     ``timings`` maps rung keys to Timings measured at the same n; ``note`` is printed
-    under the plot (say, which rungs did not run here and why).
+    under the plot (say, which rungs did not run here and why). ``host``: the CPU that
+    timed the CPU rungs of a GPU run (:func:`py2ptx.reports.host_cpu`), named in the title.
     """
     if baseline not in timings:
         raise ValueError(f"the baseline rung {baseline!r} must be among the timings")
@@ -82,7 +134,7 @@ def speedup_ladder(timings: dict[str, Timing], machine: str, baseline: str = "py
     if ax is None:
         _, ax = plt.subplots(figsize=(11, 0.55 * len(keys) + 1.5))
     speedups = [base / timings[k].median for k in keys]
-    labels = [f"{rung(k).number}. {rung(k).title}" for k in keys]
+    labels = [f"{rung(k).number}. {rung(k).title} ({timings[k].where.upper()})" for k in keys]
     colors = [KIND_COLORS[rung(k).kind] for k in keys]
     y = range(len(keys))[::-1]
     ax.barh(list(y), speedups, color=colors)
@@ -100,7 +152,7 @@ def speedup_ladder(timings: dict[str, Timing], machine: str, baseline: str = "py
     n = ns.pop()
     # The title is centred over the axes, right of the long rung names: a long machine
     # name on one line would run off the figure.
-    where = textwrap.fill(f"measured on {machine}", 60)
+    where = textwrap.fill(_measured_where(timings.values(), machine, host), 60)
     ax.set_title(f"Sorting n = {n:,} int32 keys\n{where}", fontsize=10)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in KIND_COLORS.values()]
     # Beside the axes, where no bar or label can run into it.
@@ -114,8 +166,11 @@ def speedup_ladder(timings: dict[str, Timing], machine: str, baseline: str = "py
     return ax.figure
 
 
-def time_vs_n(series: dict[str, list[Timing]], machine: str, fit: bool = True, ax=None):
-    """Time per sort against n, log-log, with the IQR as error bars and a power-law fit."""
+def time_vs_n(series: dict[str, list[Timing]], machine: str, fit: bool = True, ax=None,
+              host: str = ""):
+    """Time per sort against n, log-log, with the IQR as error bars and a power-law fit.
+
+    ``host`` as in :func:`speedup_ladder`: the CPU of a GPU run's CPU rungs."""
     _refuse_simulator(t for ts in series.values() for t in ts)
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4.5))
@@ -134,7 +189,8 @@ def time_vs_n(series: dict[str, list[Timing]], machine: str, fit: bool = True, a
     ax.set_yscale("log")
     ax.set_xlabel("n (keys)")
     ax.set_ylabel("time per sort (s, median)")
-    ax.set_title(f"Time vs n, measured on {machine}", fontsize=10)
+    where = _measured_where((t for ts in series.values() for t in ts), machine, host)
+    ax.set_title(textwrap.fill(f"Time vs n, {where}", 80), fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     ax.figure.tight_layout()
@@ -142,22 +198,44 @@ def time_vs_n(series: dict[str, list[Timing]], machine: str, fit: bool = True, a
 
 
 def block_schedule(data: dict, machine: str, ax=None):
-    """Which SM ran each block and when (from gpusorts.who_ran_what), as a timeline."""
+    """Which SM ran each block and when (from gpusorts.who_ran_what), as a timeline.
+
+    One row per SM, split into the places it held blocks in at once
+    (:func:`py2ptx.gpusorts.block_residency`); each block a bar from its start to its end,
+    coloured by its index (``blockIdx.x``, colour bar). A short title; below the axes, what
+    was launched and where, then what the picture shows
+    (:func:`py2ptx.gpusorts.schedule_caption`, computed from the same record).
+    """
+    from matplotlib.collections import LineCollection
+
+    from .gpusorts import block_residency, schedule_caption  # its reading of the same record
+
     sm = np.asarray(data["block_sm"])
     start = np.asarray(data["block_start_ns"]) / 1e3
     end = np.asarray(data["block_end_ns"]) / 1e3
+    residency = block_residency(data)
+    slot, places = np.asarray(residency["slot"]), max(1, residency["most_at_once"])
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 4.5))
-    order = np.argsort(start, kind="stable")
-    colors = plt.cm.viridis(np.linspace(0, 1, len(sm)))
-    for rank, b in enumerate(order):
-        ax.plot([start[b], end[b]], [sm[b], sm[b]], lw=2, color=colors[rank],
-                solid_capstyle="butt")
+        _, ax = plt.subplots(figsize=(9, 5))
+    y = sm + (slot + 0.5) / places * 0.9 - 0.45
+    segments = np.stack([np.column_stack([start, y]), np.column_stack([end, y])], axis=1)
+    bars = LineCollection(segments, array=np.arange(sm.size), cmap="viridis",
+                          linewidths=max(0.6, 3.0 / places), capstyle="butt")
+    ax.add_collection(bars)
+    ax.set_xlim(0, max(end.max(), 1e-3) * 1.02)
+    ax.set_ylim(sm.min() - 0.6, sm.max() + 0.6)
+    ax.figure.colorbar(bars, ax=ax, pad=0.01, label="block index (blockIdx.x)")
     ax.set_xlabel("time since the first block started (µs, %globaltimer)")
     ax.set_ylabel("SM that ran the block (%smid)")
-    ax.set_title(f"{data['blocks']} blocks of {data['threads']} threads on {data['sms']} SMs "
-                 f"(colour: order of start) -- {machine}", fontsize=9)
+    ax.set_title("Which SM ran each block, and when", fontsize=11)
     ax.grid(True, alpha=0.3)
+    launched = (f"{data['blocks']:,} blocks of {data['threads']:,} threads on {data['sms']} SMs, "
+                f"each spinning {data.get('spin_cycles', 0):,} cycles; up to "
+                f"{residency['most_at_once']} at once per SM, {residency['waves']} "
+                f"wave{'s' if residency['waves'] != 1 else ''}; {machine}")
+    below = textwrap.fill(launched, 120) + "\n\n" + textwrap.fill(schedule_caption(data), 120)
+    ax.annotate(below, (0, 0), xycoords="axes fraction", xytext=(0, -34),
+                textcoords="offset points", va="top", fontsize=8, style="italic")
     ax.figure.tight_layout()
     return ax.figure
 
@@ -324,3 +402,95 @@ def _rung_numbers(layer: str) -> str:
     """``"rung 1"`` or ``"rungs 2, 3, 4"``: the rungs written at one layer of the stack."""
     numbers = [str(r.number) for r in RUNGS if r.layer == layer]
     return ("rung " if len(numbers) == 1 else "rungs ") + ", ".join(numbers)
+
+
+# --------------------------------------------------------------------------- diagrams
+
+
+def odd_even_diagram(keys, ax=None):
+    """Notebook 03: odd-even transposition sort, phase by phase, as a picture.
+
+    One row per phase (from :func:`py2ptx.gpusorts.odd_even_phases`, computed here, not
+    drawn by hand): each key a box coloured by its value; under each row, the pairs the next
+    phase compares, bracketed, in red where that pair was swapped. Even phases
+    compare (0,1), (2,3)…; odd phases (1,2), (3,4)…: no two pairs share a key, so each
+    pair can have its own thread.
+    """
+    from .gpusorts import odd_even_phases  # the reference the picture is drawn from
+
+    rows = odd_even_phases(np.asarray(keys))
+    n = rows[0].size
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.55 * n + 2.6, 0.48 * len(rows) + 0.9))
+    norm = plt.Normalize(rows[0].min(), rows[0].max())
+    for p, row in enumerate(rows):
+        y = len(rows) - 1 - p
+        for i, k in enumerate(row):
+            ax.add_patch(plt.Rectangle((i + 0.05, y + 0.1), 0.9, 0.8,
+                                       color=plt.cm.Blues(0.15 + 0.7 * norm(k))))
+            ax.text(i + 0.5, y + 0.5, str(k), ha="center", va="center", fontsize=9,
+                    color="white" if norm(k) > 0.6 else "black")
+        label = "start" if p == 0 else f"phase {p}: {'even' if p % 2 else 'odd'} pairs"
+        ax.text(-0.2, y + 0.5, label, ha="right", va="center", fontsize=8)
+        if p:  # the pairs this phase compared, between the row before and this one
+            before = rows[p - 1]
+            for i in range((p - 1) & 1, n - 1, 2):
+                swapped = before[i] > before[i + 1]
+                ax.plot([i + 0.3, i + 0.3, i + 1.7, i + 1.7], [y + 1.08, y + 1.0, y + 1.0, y + 1.08],
+                        color="#d62728" if swapped else "#999999", lw=1.6 if swapped else 0.8)
+    ax.set_xlim(-3.2, n + 0.1)
+    ax.set_ylim(-0.1, len(rows) + 0.1)
+    ax.axis("off")
+    ax.set_title(f"Odd-even transposition sort of {n} keys: one row per phase\n"
+                 "brackets under a row: the pairs the next phase compares, all at once "
+                 "(red: swapped)",
+                 fontsize=9)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def store_to_load_forwarding(ax=None):
+    """Notebook 02: why gcc -O2's 8-byte loads and stores are slow in bubble sort.
+
+    Three iterations' worth of memory, ``a[j]``, ``a[j+1]``, ``a[j+2]`` (4 bytes each):
+    above, the vectorized loop's 8-byte store of iteration j and the 8-byte load of
+    iteration j+1, which share only ``a[j+1]``; below, the scalar loop's 4-byte store and
+    4-byte load of ``a[j+1]``, the same bytes exactly. A schematic, not a measurement:
+    x86 cores forward a store to a later load from the store buffer when the load reads
+    bytes within that one store; a load that needs bytes of a pending store and bytes
+    from elsewhere waits until the store has reached the cache (Intel's and AMD's
+    optimization manuals: "store forwarding"; a stall of more than ten cycles).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3.6))
+    ax.set_xlim(-3.4, 12.4)
+    ax.set_ylim(-0.3, 6.2)
+    ax.axis("off")
+    for k, name in enumerate(("a[j]", "a[j+1]", "a[j+2]")):
+        for y0 in (3.3, 0.0):
+            ax.add_patch(plt.Rectangle((4 * k, y0), 4, 0.8, fc="#f4f4f4", ec="#555555"))
+            ax.text(4 * k + 2, y0 + 0.4, name, ha="center", va="center", fontsize=9)
+
+    def span(x0, x1, y, color, text):
+        ax.add_patch(plt.Rectangle((x0 + 0.08, y), x1 - x0 - 0.16, 0.6, fc=color, ec="none",
+                                   alpha=0.85))
+        ax.text((x0 + x1) / 2, y + 0.3, text, ha="center", va="center", fontsize=8,
+                color="white")
+
+    span(0, 8, 4.25, "#1f77b4", "iteration j: 8-byte store (movq %xmm0, (%rax))")
+    span(4, 12, 5.0, "#d62728", "iteration j+1: 8-byte load")
+    ax.text(-0.3, 4.9, "gcc -O2\n(vectorized)", ha="right", va="center", fontsize=9,
+            weight="bold")
+    ax.text(6, 2.75, "the load needs a[j+1] from the store, still in the store buffer, and "
+            "a[j+2] from the cache:\nit cannot be forwarded, so it waits for the store to "
+            "reach L1", ha="center", va="center", fontsize=8, style="italic", color="#d62728")
+    span(4, 8, 0.95, "#1f77b4", "4-byte store")
+    span(4, 8, 1.7, "#2ca02c", "4-byte load")
+    ax.text(-0.3, 1.6, "-fno-tree-slp-\nvectorize (scalar)", ha="right", va="center",
+            fontsize=9, weight="bold")
+    ax.text(10, 1.3, "same bytes as the store:\nforwarded from the\nstore buffer at once",
+            ha="center", va="center", fontsize=8, style="italic", color="#2ca02c")
+    ax.set_title("Store-to-load forwarding in the bubble sort's inner loop (a schematic)",
+                 fontsize=10)
+    ax.figure.tight_layout()
+    return ax.figure

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import textwrap
 
-from .ladder import RUNGS, rung
+from .bench import GPU_RUN
+from .deepseek import RUN_NAME as DEEPSEEK_RUN
+from .ladder import RUNGS, VERSIONS, rung
 from .layers import LAYERS
 from .machine import gpu_info, machine_label
 from .plots import speedup_ladder
@@ -20,6 +22,15 @@ def measured_on(timings) -> str:
     """The machine a set of timings was measured on, for titles: the GPU too if one ran."""
     if any(t.where == "gpu" for t in timings):
         return f"{gpu_info().get('name', 'a GPU')} and {machine_label()}"
+    return machine_label()
+
+
+def host_cpu(measured) -> str:
+    """The CPU that timed the CPU rungs of a :class:`~py2ptx.results.Measured`: the recorded
+    run's host (its provenance), or this machine's when measured live here."""
+    run = getattr(measured, "run", None)
+    if run is not None:
+        return run.provenance.get("machine", {}).get("cpu", "its CPU")
     return machine_label()
 
 
@@ -37,33 +48,47 @@ def ladder_figure(timings: dict[str, Timing], skipped: dict[str, str]):
     return speedup_ladder(timings, measured_on(timings.values()), baseline=baseline, note=note)
 
 
+def _ladder_rows(timings: dict[str, Timing]) -> tuple[str, list[dict]]:
+    """The ladder table's rows, once for both renderings (:func:`ladder_report`'s text and
+    :func:`ladder_markdown`'s table): the baseline rung's key and one dict per rung."""
+    base_key = min(timings, key=lambda k: rung(k).number)
+    base = timings[base_key].median
+    rows, previous = [], None
+    for key, t in sorted(timings.items(), key=lambda kt: rung(kt[0]).number):
+        r = rung(key)
+        rows.append({"number": r.number, "title": r.title, "device": r.device.upper(),
+                     "kind": r.kind, "median": format_seconds(t.median),
+                     "iqr": format_seconds(t.spread), "repeats": t.repeats,
+                     "x_base": format_speedup(base / t.median),
+                     "x_prev": "" if previous is None else format_speedup(previous / t.median)})
+        previous = t.median
+    return base_key, rows
+
+
+def _ladder_footnote(base_key: str) -> str:
+    b = rung(base_key).number
+    return (f"× rung {b}: speedup over rung {b} ({base_key}); × prev: over the rung above it "
+            f"in this table; ÷k: k times slower.")
+
+
 def ladder_report(timings: dict[str, Timing], skipped: dict[str, str]) -> str:
-    """:func:`ladder_at`'s result as text: the table, the rungs not run, where the speedup
-    comes from."""
+    """:func:`ladder_at`'s result as text (``python -m py2ptx ladder``): the table, the
+    rungs not run, where the speedup comes from. A notebook shows
+    :func:`ladder_markdown` instead, which never wraps mid-column."""
     lines = []
     if timings:
         n = next(iter(timings.values())).n
         lines.append(f"Sorting n = {n:,} random int32 keys, measured on "
                      f"{measured_on(timings.values())}")
-        base_key = min(timings, key=lambda k: rung(k).number)
-        base = timings[base_key].median
+        base_key, rows = _ladder_rows(timings)
         head = (f"{'#':>2}  {'rung':<52}{'device':<8}{'kind':<18}{'median':>10}{'IQR':>10}"
                 f"{'repeats':>9}{f'× rung {rung(base_key).number}':>12}{'× prev':>10}")
         lines += ["", head, "-" * len(head)]
-        previous = None
-        for key, t in sorted(timings.items(), key=lambda kt: rung(kt[0]).number):
-            r = rung(key)
-            step = "" if previous is None else format_speedup(previous / t.median)
-            lines.append(f"{r.number:>2}  {r.title:<52}{r.device.upper():<8}{r.kind:<18}"
-                         f"{format_seconds(t.median):>10}{format_seconds(t.spread):>10}"
-                         f"{t.repeats:>9}{format_speedup(base / t.median):>12}{step:>10}"
-                         .rstrip())
-            previous = t.median
-        lines.append("")
-        lines.append(f"× rung {rung(base_key).number}: speedup over rung {rung(base_key).number} "
-                     f"({base_key}); × prev: over the rung above it in this table; "
-                     f"÷k: k times slower.")
-        lines += ["", *_split(timings)]
+        for row in rows:
+            lines.append(f"{row['number']:>2}  {row['title']:<52}{row['device']:<8}"
+                         f"{row['kind']:<18}{row['median']:>10}{row['iqr']:>10}"
+                         f"{row['repeats']:>9}{row['x_base']:>12}{row['x_prev']:>10}".rstrip())
+        lines += ["", _ladder_footnote(base_key), "", *_split(timings)]
     else:
         lines.append("No rung ran here.")
     if skipped:
@@ -72,6 +97,41 @@ def ladder_report(timings: dict[str, Timing], skipped: dict[str, str]) -> str:
             r = rung(key)
             lines.append(f"{r.number:>2}  {r.key:<20} {reason}")
     return "\n".join(lines)
+
+
+def _nowrap(text: str) -> str:
+    """A table cell that a narrow notebook may not break (``12.3 ms``, ``× rung 1``,
+    ``same-algorithm``): in a span that does not wrap (JupyterLab keeps its style; a page
+    that drops it still shows the text)."""
+    return f"<span style='white-space:nowrap'>{text}</span>" if text else ""
+
+
+def ladder_markdown(timings: dict[str, Timing], skipped: dict[str, str]) -> str:
+    """:func:`ladder_report` as Markdown for a notebook (notebook 06,
+    ``display(Markdown(...))``): the same numbers as a rendered table, whose numbers and
+    headers never break across lines, then where the speedup comes from and the rungs not
+    run, as lists."""
+    if not timings:
+        parts = ["**No rung ran here.**"]
+    else:
+        n = next(iter(timings.values())).n
+        base_key, rows = _ladder_rows(timings)
+        b = rung(base_key).number
+        parts = [f"**Sorting n = {n:,} random int32 keys**, measured on "
+                 f"{measured_on(timings.values())}", "",
+                 "| # | rung | device | kind | median | IQR | repeats | "
+                 f"{_nowrap(f'× rung {b}')} | {_nowrap('× prev')} |",
+                 "|--:|---|---|---|--:|--:|--:|--:|--:|"]
+        parts += [f"| {row['number']} | {row['title']} | {row['device']} | {_nowrap(row['kind'])} | "
+                  f"{_nowrap(row['median'])} | {_nowrap(row['iqr'])} | {row['repeats']} | "
+                  f"{_nowrap(row['x_base'])} | {_nowrap(row['x_prev'])} |" for row in rows]
+        split = _split(timings)
+        parts += ["", _ladder_footnote(base_key), "", f"**{split[0]}**", "",
+                  *(f"* {line.strip()}" for line in split[1:])]
+    if skipped:
+        parts += ["", "**Not run here**, with the reason:", ""]
+        parts += [f"* {rung(key).number}\\. `{key}`: {reason}" for key, reason in skipped.items()]
+    return "\n".join(parts)
 
 
 def _split(timings: dict[str, Timing]) -> list[str]:
@@ -124,6 +184,86 @@ def layer_table(timings: dict[str, Timing], skipped: dict[str, str] | None = Non
                     f"{change} | {format_speedup(s.total)} ({rung(s.best).number}. {s.best}) "
                     f"| {added} |")
     return "\n".join(rows)
+
+
+#: What a timing that is no version of the ladder measured (the GPU run's copies).
+OTHER_TIMINGS = {"h2d": "copy host → device (keys to the GPU)",
+                 "d2h": "copy device → host (keys back)"}
+
+
+def version_table(timings: list[Timing]) -> str:
+    """A run's timings as one Markdown table (notebook 03): a row per version, with the
+    course's number and title, in ladder order; a column per n; each cell the median with
+    its IQR beneath. Where a timing says how much of it was the GPU's own time
+    (``device_median``; ``host_bound`` when the host, not the kernel, set the time), the
+    cell says so too. The copies (h2d, d2h) come last; an n a version was not measured
+    at is left empty."""
+    ns = sorted({t.n for t in timings if t.n is not None})
+    by = {(t.label, t.n): t for t in timings}
+    order = [v.key for v in VERSIONS] + list(OTHER_TIMINGS)
+    labels = sorted({t.label for t in timings},
+                    key=lambda k: (order.index(k) if k in order else len(order), k))
+    rows = ["| version | device | " + " | ".join(_nowrap(f"n = {n:,}") for n in ns)
+            + " | repeats |", "|---|---|" + "--:|" * len(ns) + "--:|"]
+    for label in labels:
+        try:
+            v = next(v for v in VERSIONS if v.key == label)
+            title, device = f"{v.label}. {v.title}", v.device.upper()
+        except StopIteration:
+            title, device = OTHER_TIMINGS.get(label, label), "GPU"
+        cells = [_version_cell(by.get((label, n))) for n in ns]
+        repeats = sorted({t.repeats for t in timings if t.label == label})
+        rows.append(f"| {title} | {device} | " + " | ".join(cells)
+                    + f" | {', '.join(map(str, repeats))} |")
+    notes = ["Each cell: the median, then its IQR (the middle half of the repeats)."]
+    if any(getattr(t, "device_median", None) is not None for t in timings):
+        notes.append("*device*: the GPU's own time, without the host's launch overhead.")
+    if any(getattr(t, "host_bound", False) for t in timings):
+        notes.append("**host-bound**: the host, not the kernel, set this time "
+                     "(host share shown).")
+    return "\n".join(rows) + "\n\n" + " ".join(notes)
+
+
+def _version_cell(t: Timing | None) -> str:
+    if t is None:
+        return ""
+    lines = [_nowrap(format_seconds(t.median)),
+             f"<small>{_nowrap('IQR ' + format_seconds(t.spread))}</small>"]
+    device = getattr(t, "device_median", None)
+    if device is not None:
+        lines.append(f"<small>{_nowrap('device ' + format_seconds(device))}</small>")
+    if getattr(t, "host_bound", False):
+        share = getattr(t, "host_fraction", None)
+        lines.append("**host-bound**" + (f" <small>{share:.0%}</small>" if share is not None
+                                         else ""))
+    return "<br>".join(lines)
+
+
+#: Which notebooks show the newest recorded run of each name (notebook 00 lists the runs).
+RUN_USERS = {GPU_RUN: "notebooks 03 (every version, several n) and 04 (inline PTX, the block "
+                      "schedule)",
+             DEEPSEEK_RUN: "notebook 05 (the DeepSeek case)",
+             "ladder": "notebook 06 (the whole ladder at one n)"}
+
+
+def recorded_runs(runs) -> list[str]:
+    """A line per recorded run (:func:`py2ptx.results.load_runs`): its provenance, then which
+    notebook shows it -- the newest run of each name -- or that a newer one replaced it."""
+    newest = {}
+    for run in runs:
+        when = run.provenance.get("recorded_utc", "")
+        if run.name not in newest or when > newest[run.name].provenance.get("recorded_utc", ""):
+            newest[run.name] = run
+    lines = []
+    for run in runs:
+        if newest[run.name] is run:
+            users = RUN_USERS.get(run.name, "no notebook (a run of its own name)")
+            lines.append(f"{run.describe()}\n    -> shown by {users}")
+        else:
+            lines.append(f"{run.describe()}\n    -> kept for the record; the notebooks show the "
+                         f"newer {run.name!r} run of "
+                         f"{newest[run.name].provenance.get('recorded_utc', '?')}")
+    return lines
 
 
 def recorded_ladder(run) -> dict[str, Timing]:

@@ -17,6 +17,11 @@ waits for the GPU, or it queues more launches than the driver buffers), the devi
 time is None and ``meta["device_note"]`` says why -- never a guess. Beside both: the
 host fraction (host time of the call / event time) and the host-bound flag
 (:data:`HOST_BOUND`).
+
+**Noise.** A shared or busy machine makes CPU timings scatter. A timing whose spread
+(IQR) is more than :data:`NOISY_SPREAD` of its median is :attr:`Timing.noisy`: its text
+says so and gives the fastest sample beside the median, and :func:`time_cpu` takes more
+samples (up to ``max_repeats``) before giving up on a quieter estimate.
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ extern "C" __global__ void py2ptx_spin(unsigned long long ns)
     } while (t - t0 < ns);
 }
 """
+
+#: IQR / median above which a timing is called noisy (issue 13: ~20 %).
+NOISY_SPREAD = 0.2
 
 _UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
 
@@ -124,6 +132,31 @@ class Timing:
         return self.host_fraction is not None and self.host_fraction >= HOST_BOUND
 
     @property
+    def quartiles(self) -> tuple[float, float]:
+        """(p25, p75) of the samples; both the sample for one sample."""
+        if len(self.samples) < 2:
+            return (self.samples[0], self.samples[0])
+        q = statistics.quantiles(self.samples, n=4, method="inclusive")
+        return (q[0], q[2])
+
+    @property
+    def relative_spread(self) -> float:
+        """IQR / median: 0.05 is a quiet measurement, 0.3 a noisy one."""
+        return self.spread / self.median if self.median > 0 else 0.0
+
+    @property
+    def noisy(self) -> bool:
+        """True when the IQR exceeds :data:`NOISY_SPREAD` of the median."""
+        return self.repeats >= 2 and self.relative_spread > NOISY_SPREAD
+
+    def noise_note(self) -> str:
+        """'' for a quiet timing; for a noisy one, what to say beside its number."""
+        if not self.noisy:
+            return ""
+        return (f"NOISY: IQR {self.relative_spread:.0%} of the median; "
+                f"fastest {format_seconds(self.best)}")
+
+    @property
     def best(self) -> float:
         """The fastest sample (a noisy machine's median can be reported beside it)."""
         return min(self.samples)
@@ -132,8 +165,9 @@ class Timing:
         what = {"gpu": "GPU events", "simulator": "SIMULATOR, not GPU speed"}.get(self.where, "")
         extra = f", {what}" if what else ""
         label = f"{self.label}: " if self.label else ""
+        noise = f"; {self.noise_note()}" if self.noisy else ""
         text = (f"{label}{format_seconds(self.median)} median "
-                f"(IQR {format_seconds(self.spread)}, {self.repeats} repeats{extra})")
+                f"(IQR {format_seconds(self.spread)}, {self.repeats} repeats{extra}{noise})")
         if self.where == "gpu":
             text += "; device only " + (
                 f"{format_seconds(self.device_median)} (IQR {format_seconds(self.device_spread)})"
@@ -186,15 +220,25 @@ def refuse_simulator(timings) -> None:
 
 
 def time_cpu(fn: Callable, *args, repeats: int = 5, warmup: int = 1,
-             min_sample_s: float = 0.02, label: str = "", n: int | None = None) -> Timing:
+             min_sample_s: float = 0.02, label: str = "", n: int | None = None,
+             max_repeats: int | None = None, max_extra_s: float = 10.0) -> Timing:
     """Time ``fn(*args)`` on the CPU with :mod:`timeit`: median of ``repeats`` samples.
 
     Each sample loops ``fn`` enough times to last ``min_sample_s`` (one call for slow
     functions) and is divided back to seconds per call. ``warmup`` calls run first
     and are not timed (JIT compilation, page faults, cold caches).
+
+    If the samples are :attr:`Timing.noisy`, more are taken, one at a time, until the
+    timing is quiet, ``max_repeats`` samples (default: three times ``repeats``) are
+    reached, or the extra samples have taken ``max_extra_s`` seconds. The result
+    records how many were added (``meta["extra_repeats"]``); a timing still noisy after
+    that says so in its text.
     """
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
+    max_repeats = 3 * repeats if max_repeats is None else max_repeats
+    if max_repeats < repeats:
+        raise ValueError(f"max_repeats ({max_repeats}) must be at least repeats ({repeats})")
     for _ in range(warmup):
         fn(*args)
     timer = timeit.Timer(lambda: fn(*args))
@@ -206,7 +250,15 @@ def time_cpu(fn: Callable, *args, repeats: int = 5, warmup: int = 1,
         samples = []
     while len(samples) < repeats:
         samples.append(timer.timeit(number) / number)
-    return Timing(tuple(samples), label=label, where="cpu", n=n, meta={"calls_per_sample": number})
+    extra, spent = 0, 0.0
+    while (len(samples) < max_repeats and spent < max_extra_s
+           and Timing(tuple(samples)).noisy):
+        t = timer.timeit(number)
+        spent += t
+        samples.append(t / number)
+        extra += 1
+    return Timing(tuple(samples), label=label, where="cpu", n=n,
+                  meta={"calls_per_sample": number, "extra_repeats": extra})
 
 
 def time_gpu(fn: Callable, *args, repeats: int = 20, warmup: int = 3,

@@ -91,3 +91,17 @@ def test_dynamic_shared_memory_takes_the_launch_size():
                   "    out[threadIdx.x] = s[blockDim.x - 1 - threadIdx.x];\n",
                   threads=64, shared_mem=64 * 4)
     np.testing.assert_array_equal(out, (63 - np.arange(64)) * 2)
+
+
+def test_the_cpp_advice_comes_only_with_a_cpp_error():
+    from py2ptx.cbuild import CCompileError
+
+    missing_semicolon = ('extern "C" __global__ void k(int *a, int n) { int i = threadIdx.x\n'
+                         ' if (i < n) a[i] = 1; }')
+    reference = 'extern "C" __global__ void k(int *a, int n) { int &r = a[0]; r = n; }'
+    with pytest.raises(CCompileError) as err:
+        run_on_cpu(missing_semicolon, "k", 1, 1, np.zeros(4, np.int32), np.int32(4))
+    assert "probably missing at the end of line 1" in str(err.value)
+    assert "C++-only" not in str(err.value)
+    with pytest.raises(CCompileError, match="C\\+\\+-only features"):
+        run_on_cpu(reference, "k", 1, 1, np.zeros(4, np.int32), np.int32(4))

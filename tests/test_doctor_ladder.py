@@ -292,7 +292,7 @@ def test_speedup_ladder_returns_a_log_scale_figure():
     # Rung 1 at the top, then down the ladder.
     ticks = sorted(ax.get_yticklabels(), key=lambda t: -t.get_position()[1])
     assert [t.get_text() for t in ticks] == [
-        f"{ladder.rung(k).number}. {ladder.rung(k).title}"
+        f"{ladder.rung(k).number}. {ladder.rung(k).title} (CPU)"  # where each bar ran
         for k in ("python_bubble", "c_bubble_scalar", "numpy_sort")]
     timings = _ladder_timings()
     base = timings["python_bubble"].median

@@ -584,3 +584,65 @@ def test_triton_sort_variant_9t_sorts_on_the_gpu():
     cases["random, n = 5000"] = random_keys(5000, seed=5)  # pads to 8192: two merges
     cases["random, n = 2^16"] = random_keys(2**16, seed=16)
     assert validate(triton_road.triton_sort, cases, what="triton_bitonic") == len(cases)
+
+
+# --------------------------------------------------------------------------- what CuPy really passes
+
+_ECHO = r'''
+extern "C" __global__ void echo_int(int x, long long *out) { *out = x; }
+extern "C" __global__ void echo_float(float x, float *out) { *out = x; }
+extern "C" __global__ void echo_long(long long x, long long *out) { *out = x; }
+'''
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kernel, value, expected", [
+    # int n fed a Python int: the low 4 bytes of CuPy's int64 -- n itself on a little-endian host
+    ("echo_int", 100, 100),
+    ("echo_int", -7, -7),
+    # ... wrapped from 2**31 up
+    ("echo_int", 2**31 + 5, -(2**31) + 5),
+    # float x fed a Python float: the low 4 bytes of a double -- garbage
+    ("echo_float", 0.1, float(np.frombuffer(np.float64(0.1).tobytes()[:4], np.float32)[0])),
+    ("echo_float", 0.5, 0.0),
+    # long long fed np.int32: 8 bytes read from a 4-byte value (the low half is the value;
+    # the high half is whatever CuPy's scalar buffer holds past it: printed, not assumed)
+    ("echo_long", np.int32(5), None),
+    ("echo_long", np.int32(-1), None),
+])
+def test_what_mismatched_scalars_really_pass(kernel, value, expected):
+    """Issue 13, item 1: each argument trap launched *unchecked* (CuPy's RawKernel, not
+    py2ptx.gpu.Kernel), so what the kernel read is recorded, and the reason
+    gpu.check_args gives is tested against the GPU."""
+    import cupy
+
+    out_type = np.float32 if kernel == "echo_float" else np.int64
+    out = cupy.zeros(1, dtype=out_type)
+    cupy.RawKernel(_ECHO, kernel)((1,), (1,), (value, out))
+    got = out.get()[0].item()
+    print(f"{kernel}({value!r}) read {got!r}")
+    if expected is None:
+        assert got & 0xFFFFFFFF == int(value) & 0xFFFFFFFF  # the 4 bytes that were stored
+    else:
+        assert got == expected
+    params = gpu.kernel_params(_ECHO, kernel)
+    with pytest.raises(gpu.KernelArgumentError):  # and the launcher refuses every one of them
+        gpu.check_args(kernel, params, (value, FakeDeviceArray(out_type)))
+
+
+@pytest.mark.parametrize("ctype, value, says", [
+    ("int", 2**31, r"would read -2147483648.*does not fit in int"),
+    ("int", 100, r"8-byte long long.*low 4 of 8 bytes, which is 100 only because"),
+    ("float", 0.5, r"8-byte double.*would read 0\.0, not 0\.5.*np\.float32\(0\.5\)"),
+    ("long long", np.int32(5), r"np\.int32; pass np\.int64.*4 of them from past the end"),
+])
+def test_a_refused_scalar_is_told_what_the_kernel_would_read(ctype, value, says):
+    params = gpu.kernel_params(f'extern "C" __global__ void k(int *a, {ctype} x) {{}}', "k")
+    with pytest.raises(gpu.KernelArgumentError, match=says):
+        gpu.check_args("k", params, (FakeDeviceArray(np.int32), value))
+
+
+def test_a_python_scalar_of_exactly_the_parameters_type_passes():
+    params = gpu.kernel_params('extern "C" __global__ void k(long long n, double x) {}', "k")
+    gpu.check_args("k", params, (7, 0.5))  # CuPy's int64 and float64: the parameters' own types
+    assert gpu.cupy_scalar_dtype(2**63) == np.uint64 and gpu.cupy_scalar_dtype("x") is None

@@ -6,16 +6,13 @@ import os
 import sys
 from pathlib import Path
 
+import execute  # tools/: the course's one way to execute a notebook (never waits forever)
 import nbformat
 import pytest
-from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError
 
 REPO = Path(__file__).resolve().parent.parent
-# Seconds per cell: a whole notebook stays well under a minute at scale 1. Below pytest's
-# limit per test (pyproject.toml, 300 s), so a cell that waits forever is stopped and named
-# here rather than by pytest-timeout's thread dump.
-CELL_TIMEOUT = 150
+CELL_TIMEOUT = execute.CELL_TIMEOUT
 RUNNABLE = sorted((REPO / "notebooks").glob("*.ipynb")) + sorted((REPO / "solutions").glob("*.ipynb"))
 LABS = sorted((REPO / "labs").glob("*.ipynb"))
 ARTIFACTS = REPO / "test-artifacts"
@@ -23,9 +20,9 @@ ARTIFACTS = REPO / "test-artifacts"
 
 def _execute(path: Path, allow_errors: bool = False):
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                            allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = execute.CourseClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+                                  allow_errors=allow_errors,
+                                  resources={"metadata": {"path": str(path.parent)}})
     # Inline figures, as a student sees them (the unit tests' Agg would hide them).
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     # Run the notebooks in this environment's kernel, not a user-wide "python3" elsewhere.
@@ -40,16 +37,7 @@ def _execute(path: Path, allow_errors: bool = False):
 
 def timeout_message(path: Path, nb) -> str:
     """Which cell of ``path`` ran past CELL_TIMEOUT, and what usually causes it."""
-    started = [i for i, c in enumerate(nb.cells)
-               if c.cell_type == "code" and c.get("execution_count") is not None]
-    index = started[-1] if started else None
-    source = nb.cells[index].source if index is not None else ""
-    head = "\n".join("    " + line for line in source.splitlines()[:6])
-    return (f"{path.relative_to(REPO)}: cell {index} did not finish within {CELL_TIMEOUT} s "
-            f"and was stopped (nbclient's limit per cell):\n{head}\n"
-            f"At PY2PTX_SCALE=1 every cell of the course finishes in seconds; one that waits "
-            f"is usually a kernel that never returns (a __syncthreads() some threads never "
-            f"reach, a loop that never ends) or a GPU busy with someone else's work.")
+    return execute.timeout_message(str(path.relative_to(REPO)), nb, CELL_TIMEOUT)
 
 
 def _errors(nb) -> list[tuple[int, str, str]]:

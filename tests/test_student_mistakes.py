@@ -149,11 +149,11 @@ MISTAKES = [
       "Use plain variables: `x, y = a[i], a[i + 1]`"]),
     ("inline PTX: no bounds guard",
      lambda: lab04.ptx_step.check(lambda: PTX_STEP.replace(GUARD, "if (1)")), ExerciseFailed,
-     ["on CPU threads (your asm replaced by its exact C twin), your kernel wrote a[77], past "
-      "the end of the array (n = 77", "must do nothing: `if (i + 1 < n)`"]),
+     ["on CPU threads (your asm replaced by its exact C twin), your kernel read a[77], past "
+      "the end of the array (n = 77", "at line 7:", "must do nothing: `if (i + 1 < n)`"]),
     ("inline PTX: the guard off by one",
      lambda: lab04.ptx_step.check(lambda: PTX_STEP.replace(GUARD, "if (i < n)")),
-     ExerciseFailed, ["wrote a[77], past the end of the array", "`if (i + 1 < n)`"]),
+     ExerciseFailed, ["a[77], past the end of the array", "`if (i + 1 < n)`"]),
     ("inline PTX: a comma missing (a ptxas fatal parsing error)",
      lambda: lab04.ptx_step.check(lambda: PTX_STEP.replace(PTX_LAST, '"max.s32 %1, %2 %3;"')),
      cudatools.CudaCompileError,

@@ -74,8 +74,10 @@ def test_timing_dict_round_trip_keeps_meta():
 
 def test_time_cpu_calls_warmup_plus_repeats_for_a_slow_function():
     calls = []
-    t = time_cpu(calls.append, 1, repeats=4, warmup=2, min_sample_s=0.0, label="f", n=7)
-    # min_sample_s=0: every call is "slow enough", so one call per sample.
+    t = time_cpu(calls.append, 1, repeats=4, warmup=2, min_sample_s=0.0, label="f", n=7,
+                 max_repeats=4)
+    # min_sample_s=0: every call is "slow enough", so one call per sample; max_repeats=4:
+    # no extra samples, however noisy a sub-microsecond call is.
     assert len(calls) == 2 + 4
     assert t.repeats == 4 and len(t.samples) == 4
     assert t.meta["calls_per_sample"] == 1
@@ -85,7 +87,7 @@ def test_time_cpu_calls_warmup_plus_repeats_for_a_slow_function():
 
 def test_time_cpu_loops_a_fast_function_per_sample():
     calls = []
-    t = time_cpu(calls.append, None, repeats=3, warmup=1, min_sample_s=5e-3)
+    t = time_cpu(calls.append, None, repeats=3, warmup=1, min_sample_s=5e-3, max_repeats=3)
     number = t.meta["calls_per_sample"]
     assert number >= 1
     assert t.repeats == 3 and len(t.samples) == 3

@@ -38,6 +38,24 @@ def cleaned_text(text: str) -> str:
     return json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
 
 
+def apply_or_check(paths, transform, out_of_sync, check: bool, tool: str) -> int:
+    """The loop of the tools that own a part of every notebook (tools/slides.py, glossary.py):
+    with ``check``, print each notebook's ``out_of_sync(nb)`` problems and return how many;
+    else write ``transform(nb)`` in this tool's format and return 0."""
+    bad = 0
+    for path in paths:
+        nb = json.loads(Path(path).read_text())
+        if check:
+            for problem in out_of_sync(nb):
+                print(f"{Path(path).name}: {problem}")
+                bad += 1
+        else:
+            Path(path).write_text(cleaned_text(json.dumps(transform(nb))))
+    if bad:
+        print(f"Run: python {tool} --apply")
+    return bad
+
+
 def pre_save_hook(model: dict, path: str, **kwargs: object) -> None:
     """Jupyter's pre-save hook: a course notebook is saved as ``clean`` writes it.
 

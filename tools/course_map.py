@@ -78,6 +78,8 @@ def updated_notebook(nb: Path) -> str:
     cell = nbformat.v4.new_markdown_cell(navigation(nb))
     cell.id = NAV_ID
     if book.cells and book.cells[-1].get("id") == NAV_ID:
+        # Its metadata stays: the slide type tools/slides.py gave it (the footer is skipped).
+        cell.metadata = book.cells[-1].get("metadata", {})
         book.cells[-1] = cell
     else:
         book.cells.append(cell)

@@ -32,7 +32,10 @@ MARKER = ".student-tree.json"
 # What students get, taken from the files git tracks (so no caches, checkpoints or scratch
 # notebooks). environment.yml and pyproject.toml make the tree installable on its own
 # (Binder, `pip install -e .`); results/ holds the recorded GPU runs the notebooks show.
-INCLUDE = ("notebooks", "labs", "py2ptx", "results", "pyproject.toml", "environment.yml")
+# docs/glossary.md: the notebooks link their terms to it (tools/glossary.py); the rest of
+# docs/ is for instructors.
+INCLUDE = ("notebooks", "labs", "py2ptx", "results", "pyproject.toml", "environment.yml",
+           "docs/glossary.md")
 NEVER = ("solutions",)
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 COURSE_MAP = re.compile(r"<!-- course-map:start -->.*?<!-- course-map:end -->", re.S)

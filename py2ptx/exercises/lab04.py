@@ -14,6 +14,7 @@ from .. import doctor
 from ..cbuild import CCompileError
 from ..checks import WrongResult, check_sorted
 from ..cuda_on_cpu import run_schedule_on_cpu
+from ..cpu_trace import OutOfBounds, checks_available
 from ..cudatools import sass_by_kernel, sass_for, sass_opcode
 from ..kernels import asm_lines
 from .core import (
@@ -44,21 +45,40 @@ def _run_guard_on_cpu(source: str, descending: bool = False) -> str:
     n, threads = _GUARD_N, _GUARD_THREADS
     blocks = -(-n // 2 // threads) + 1
     keys = np.random.default_rng(6).integers(-999, 999, n, dtype=np.int32)
-    buffer = np.concatenate([keys, np.full(2 * threads, _CANARY, np.int32)])
+    # With the CPU runner's bounds checks the array is exactly n keys and a stray access
+    # stops the run; without them (a compiler that cannot instrument), canaries past the
+    # end show a stray write afterwards.
+    checked = checks_available()[0]
+    buffer = keys.copy() if checked else np.concatenate(
+        [keys, np.full(2 * threads, _CANARY, np.int32)])
     launches = [("odd_even_step", blocks, threads, (np.int32(n), np.int32(phase & 1)))
                 for phase in range(n)]
+    shape = f"n = {n}; {blocks} blocks x {threads} threads for {n // 2} pairs"
+    fix = "A thread whose pair is not inside the array must do nothing: `if (i + 1 < n)`."
     try:
         run_schedule_on_cpu(twin, launches, buffer)
     except CCompileError:
         return ("not run on CPU threads: the CPU runner compiles CUDA C as C and could not "
                 "compile yours, so the bounds guard was not checked")
+    except OutOfBounds as err:
+        said = str(err)
+        access = re.search(r"\b(read|wrote) a\[(-?\d+)\]", said)
+        line = re.search(r"at line (\d+)", said)
+        if not access:
+            raise
+        where = ""
+        if line and 0 < int(line.group(1)) <= len(source.splitlines()):
+            number = int(line.group(1))
+            where = f" at line {number}:\n    {number} | {source.splitlines()[number - 1].strip()}\n"
+        raise ExerciseFailed(
+            f"on CPU threads (your asm replaced by its exact C twin), your kernel "
+            f"{access.group(1)} a[{access.group(2)}], past the end of the array ({shape})"
+            f"{where or '. '}{fix}") from None
     past = np.flatnonzero(buffer[n:] != _CANARY)
     if past.size:
         raise ExerciseFailed(
             f"on CPU threads (your asm replaced by its exact C twin), your kernel wrote "
-            f"a[{n + int(past[0])}], past the end of the array (n = {n}; {blocks} blocks x "
-            f"{threads} threads for {n // 2} pairs). A thread whose pair is not inside the "
-            f"array must do nothing: `if (i + 1 < n)`.")
+            f"a[{n + int(past[0])}], past the end of the array ({shape}). {fix}")
     try:
         check_sorted(f"random, n = {n}", keys, buffer[:n], descending=descending,
                      what=f"{n} launches of your step on CPU threads (asm replaced by its exact "

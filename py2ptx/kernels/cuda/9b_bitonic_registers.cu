@@ -27,6 +27,8 @@
  * __shfl_xor_sync warp by warp), so every path -- registers, shuffles, shared memory,
  * the cross-tile launches -- is checked there at small n (tests/test_sorts.py).
  *
+ * Bank model on CPU threads (py2ptx.banks): 1.0 wavefront per request with the padding,
+ * 16 on the t*K + r lines without it (tests/test_sorts.py, one tile of 2,048 keys).
  * ESTIMATE (no GPU has run this file): at 2^14 and 1,024 threads, 50 register steps
  * (16 min/max a thread), 40 shuffle steps (16 SHFL + 32 min/max/select) and 15
  * shared-memory steps (16 stores + 16 loads + 2 barriers): on the order of 90 k SM
