@@ -37,6 +37,8 @@ import graph has no cycle).
 ``results``          recorded runs with provenance, their loader, ``Measured``
 ``bench``            validate, then time, every version; the GPU check's plan;
                      the ladder at one n (``python -m py2ptx ladder``)
+``readings``         what the GPU numbers say, computed from the run shown: the
+                     wavefront law, ceilings, crossovers, launch cost (03)
 ``speedups``         where the speedup comes from, by kind and by layer (06)
 ``conclusions``      measured sentences computed from the run shown, with how
                      sure they are (01, 02, 04, 06)

@@ -45,28 +45,91 @@ def _bar(total: int, desc: str, progress: bool):
 
 def measure(key: str, n: int, repeats: int = 5, seed: int = 0) -> Timing:
     """Validate version ``key`` (a rung or a variant, :func:`py2ptx.ladder.version`) on n
-    random keys against ``np.sort``, then time it (GPU sorts in place on the device)."""
+    random keys against ``np.sort``, time it, and validate the last timed sample too.
+
+    Every sample sorts a fresh copy of the same input (GPU sorts: a device-to-device
+    copy, then the sort in place, both inside the events); the output the last sample
+    left is checked against ``np.sort`` again, so a kernel that is right once and
+    wrong when timed raises :class:`py2ptx.checks.WrongResult` and never reaches a plot.
+    GPU versions get both columns (:func:`py2ptx.timing.time_gpu`).
+    """
     v = version(key)
     sort = v.load()
     keys = random_keys(n, seed=seed)
     check_sorted(f"random, n = {n}", keys, sort(keys), what=v.title)
+    last_sample = f"random, n = {n}, the output of the last timed sample"
     if v.device == "cpu":
-        return time_cpu(sort, keys, repeats=repeats, label=v.key, n=n)
+        out: list = [None]
+
+        def sort_keep():  # the sort returns a fresh sorted copy; keep the last one
+            out[0] = sort(keys)
+
+        t = time_cpu(sort_keep, repeats=repeats, label=v.key, n=n)
+        check_sorted(last_sample, keys, out[0], what=v.title)
+        return t
     cp = require_gpu(v.title)
     device_sort = DEVICE_SORTS[v.key]
     with explained(f"{v.title} at n = {n:,}"):
         d_in, work = cp.asarray(keys), cp.empty(n, dtype=cp.int32)
 
         def copy_then_sort():  # a device-to-device copy of the input, then the sort in place
-            work[...] = d_in
+            cp.copyto(work, d_in)
             device_sort(work)
 
-        return time_gpu(copy_then_sort, repeats=repeats, warmup=1, label=v.key, n=n)
+        t = time_gpu(copy_then_sort, repeats=repeats, warmup=1, label=v.key, n=n)
+        check_sorted(last_sample, keys, cp.asnumpy(work), what=v.title)
+    return t
+
+
+#: The label of a version replayed as a CUDA graph: ``odd_even_global@graph``.
+GRAPH_SUFFIX = "@graph"
+#: Versions the GPU check also replays as a CUDA graph (goal 4: launch cost without Python).
+GRAPH_PLAN: dict[str, tuple[tuple[int, ...], int]] = {
+    "odd_even_global": (version("odd_even_global").plan.sizes, 5)}
+
+
+def graph_replay(key: str, n: int, repeats: int = 5, seed: int = 0) -> Timing:
+    """Version ``key`` captured once as a CUDA graph (CuPy stream capture), then replayed.
+
+    One capture of the copy of the input and every launch of the sort; each sample is one
+    ``Graph.launch``. End to end, its events time one graph launch from Python; device
+    only, the GPU's own time for all the launches (:func:`py2ptx.timing.time_gpu`).
+    ``meta["launches"]`` is how many kernel launches the graph holds, so the GPU's own
+    cost per launch sits beside Python's (version ``key``'s time / its launches). The
+    output of the last replay is checked against ``np.sort``.
+    """
+    v = version(key)
+    cp = require_gpu(f"{v.title} as a CUDA graph")
+    keys = random_keys(n, seed=seed)
+    launches = None
+    if v.schedule is not None:
+        launches = len(v.schedule(n, None).launches)
+    with explained(f"{v.title} at n = {n:,}, as a CUDA graph"):
+        d_in, work = cp.asarray(keys), cp.empty(n, dtype=cp.int32)
+        device_sort = DEVICE_SORTS[v.key]
+        device_sort(work)  # once outside capture: modules load, kernels are checked
+        stream = cp.cuda.Stream(non_blocking=True)
+        with stream:
+            stream.begin_capture()
+            try:
+                cp.copyto(work, d_in)
+                device_sort(work)
+            finally:
+                graph = stream.end_capture()
+            t = time_gpu(graph.launch, repeats=repeats, warmup=1, label=v.key + GRAPH_SUFFIX,
+                         n=n, meta={"launches": launches, "of": v.key,
+                                    "how": "one CUDA graph (stream capture) per sample"})
+            stream.synchronize()
+        check_sorted(f"random, n = {n}, the output of the last graph replay", keys,
+                     cp.asnumpy(work), what=f"{v.title} (CUDA graph)")
+    return t
 
 
 def run_plan(plan: dict[str, tuple[tuple[int, ...], int]], progress: bool = True,
-             transfers: bool = True) -> list[Timing]:
-    """Every (version, n) of ``plan``, measured; plus host<->device copies at each GPU n.
+             transfers: bool = True,
+             graphs: dict[str, tuple[tuple[int, ...], int]] | None = None) -> list[Timing]:
+    """Every (version, n) of ``plan``, measured; plus host<->device copies at each GPU n,
+    and the versions of ``graphs`` replayed as CUDA graphs (:func:`graph_replay`).
 
     With ``progress``, a bar counts the measurements and each result is printed above it.
     A version that needs an optional extra this machine lacks (``OPTIONAL_NEEDS``: Triton
@@ -81,12 +144,18 @@ def run_plan(plan: dict[str, tuple[tuple[int, ...], int]], progress: bool = True
                 print(f"{key:<22} not measured: this machine has no {', '.join(missing)}")
     steps = [(key, n, repeats) for key, (sizes, repeats) in plan.items() for n in sizes
              if not unmet[key]]
-    gpu_sizes = sorted({n for key, n, _ in steps if version(key).device == "gpu"})
+    steps += [(key + GRAPH_SUFFIX, n, repeats) for key, (sizes, repeats)
+              in (graphs or {}).items() for n in sizes]
+    gpu_sizes = sorted({n for key, n, _ in steps if GRAPH_SUFFIX not in key
+                        and version(key).device == "gpu"})
     timings: list[Timing] = []
     with _bar(len(steps) + (len(gpu_sizes) if transfers else 0), "measuring", progress) as bar:
         for key, n, repeats in steps:
             bar.set_postfix_str(f"{key}, n = {n:,}")
-            t = measure(key, n, repeats)
+            if key.endswith(GRAPH_SUFFIX):
+                t = graph_replay(key.removesuffix(GRAPH_SUFFIX), n, repeats)
+            else:
+                t = measure(key, n, repeats)
             if progress:
                 bar.write(f"{key:<22} n = {n:>9,}  {t}")
             timings.append(t)
@@ -100,10 +169,13 @@ def run_plan(plan: dict[str, tuple[tuple[int, ...], int]], progress: bool = True
     return timings
 
 
-def series(timings: list[Timing], *labels: str) -> dict[str, list[Timing]]:
+def series(timings: list[Timing], *labels: str, device: bool = False
+           ) -> dict[str, list[Timing]]:
     """``{legend: [Timing at each n]}`` for the plots, in the order of ``labels``.
 
-    A rung's legend is its number, key and device (``"8. odd_even_shared (GPU)"``).
+    A rung's legend is its number, key and device (``"8. odd_even_shared (GPU)"``). With
+    ``device``, each GPU version with device-only samples also gets a second series of
+    them (``"... , device only"``), so a plot carries both columns.
     """
     def legend(label: str) -> str:
         try:
@@ -112,8 +184,24 @@ def series(timings: list[Timing], *labels: str) -> dict[str, list[Timing]]:
             return label
         return f"{r.number}. {r.key} ({r.device.upper()})"
 
-    return {legend(label): [t for t in timings if t.label == label] for label in labels
-            if any(t.label == label for t in timings)}
+    out = {}
+    for label in labels:
+        mine = [t for t in timings if t.label == label]
+        if not mine:
+            continue
+        out[legend(label)] = mine
+        own = [device_only(t) for t in mine if t.device_samples]
+        if device and own:
+            out[f"{legend(label)}, device only"] = own
+    return out
+
+
+def device_only(t: Timing) -> Timing:
+    """A GPU timing's device-only column as a Timing of its own (for plots and fits)."""
+    if not t.device_samples:
+        raise ValueError(f"{t.label} at n = {t.n} has no device-only samples")
+    return Timing(t.device_samples, f"{t.label}, device only", t.where, t.n,
+                  {"of": t.label, "column": "device only"})
 
 
 def crossover(cpu: list[Timing], gpu: list[Timing]) -> int | None:
@@ -123,13 +211,24 @@ def crossover(cpu: list[Timing], gpu: list[Timing]) -> int | None:
     return wins[0] if wins else None
 
 
+def device_facts() -> dict:
+    """This GPU's SM clock and SM count, for the cycle models of :mod:`py2ptx.readings`
+    (recorded with every GPU run). ``ClockRate`` is the boost clock, in kHz."""
+    cp = require_gpu("reading the GPU's clock")
+    attributes = cp.cuda.Device().attributes
+    facts = {"sms": attributes.get("MultiProcessorCount")}
+    if attributes.get("ClockRate"):
+        facts["clock_hz"] = attributes["ClockRate"] * 1e3
+    return facts
+
+
 def gpu_timings(plan: dict | None = None, progress: bool = True) -> Measured:
     """GPU numbers for a notebook: measured live on a GPU, else the latest recorded run
     (a :class:`~py2ptx.results.Measured`; with neither, its ``where`` says so plainly)."""
     if has_gpu():
         name = gpu_info()["name"]
         return Measured(run_plan(plan or GPU_PLAN, progress), f"{name}, live, with "
-                        f"{machine_label()}", f"{name}, live", live=True)
+                        f"{machine_label()}", f"{name}, live", live=True, extra=device_facts())
     return Measured.from_run(latest_run(GPU_RUN), GPU_RUN)
 
 

@@ -52,6 +52,7 @@ from .machine import (  # noqa: F401 -- where every launch asks for the GPU
     gpu_info,
     has_nvidia_driver,
     max_shared_bytes,
+    per_machine,
     require_gpu,
 )
 
@@ -274,6 +275,13 @@ class Kernel:
         self._checked: dict = {}
 
     def __call__(self, grid, block, *args, shared_mem: int = 0):
+        shape = self.checked_shape(grid, block, args, shared_mem)
+        self.raw(shape[0], shape[1], args, shared_mem=shared_mem)
+
+    def checked_shape(self, grid, block, args: tuple, shared_mem: int = 0) -> tuple:
+        """``(grid, block)`` as 3-tuples once this launch is checked (remembered per
+        shape and argument types): what :func:`py2ptx.gpusorts.run_launches` keeps so
+        a schedule's launches go straight to ``raw``."""
         try:
             key = (grid, block, shared_mem,
                    tuple((type(a), getattr(a, "dtype", None)) for a in args))
@@ -284,7 +292,7 @@ class Kernel:
             shape = self._check(grid, block, args, shared_mem)
             if key is not None:
                 self._checked[key] = shape
-        self.raw(shape[0], shape[1], args, shared_mem=shared_mem)
+        return shape
 
     def _check(self, grid, block, args, shared_mem):
         limit = max_shared_bytes() if shared_mem > DEFAULT_SHARED_BYTES else DEFAULT_SHARED_BYTES
@@ -296,6 +304,40 @@ class Kernel:
             if self.raw.max_dynamic_shared_size_bytes < shared_mem:
                 self.raw.max_dynamic_shared_size_bytes = shared_mem
         return shape
+
+
+@per_machine
+def _prepared_schedules() -> dict:
+    # (name, id(launches)) -> (launches, array type, dtype, [(raw kernel, grid, block,
+    # scalars, shared)]): a cached schedule's launches, checked once, on this machine.
+    return {}
+
+
+def run_schedule(kernel_for, name: str, launches, d) -> None:
+    """Launch each of ``launches`` (``Launch``-like: kernel, grid, block, scalars,
+    shared_mem) on the GPU array ``d``, ``kernel_for(kernel name)`` giving the
+    :class:`Kernel`. Every launch is checked the first time a schedule runs on an array
+    of this type; a schedule that is the same tuple next time (the cached ``*_launches``
+    of :mod:`py2ptx.gpusorts`) then goes straight to the raw kernels, so the host time
+    per launch is CuPy's, not this loop's.
+    """
+    cache = _prepared_schedules()
+    entry = cache.get((name, id(launches)))
+    if entry is None or entry[0] is not launches or entry[1:3] != (type(d), d.dtype):
+        kernels = {k: kernel_for(k) for k in {launch.kernel for launch in launches}}
+        steps = []
+        for launch in launches:
+            kernel = kernels[launch.kernel]
+            grid, block = kernel.checked_shape(launch.grid, launch.block,
+                                               (d, *launch.scalars), launch.shared_mem)
+            steps.append((kernel.raw, grid, block, launch.scalars, launch.shared_mem))
+        entry = (launches, type(d), d.dtype, steps)
+        if isinstance(launches, tuple):  # only immutable schedules are remembered
+            if len(cache) >= 256:  # schedules made afresh per call must not pile up
+                cache.clear()
+            cache[(name, id(launches))] = entry
+    for raw, grid, block, scalars, shared in entry[3]:
+        raw(grid, block, (d, *scalars), shared_mem=shared)
 
 
 class Module:

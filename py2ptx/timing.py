@@ -5,6 +5,19 @@ Numba's compilation and the first cache misses stay out of the numbers); GPU cod
 with :func:`cupyx.profiler.benchmark`, which times with CUDA events. Every printed
 figure is a median with its spread beside it.
 
+**Two columns for every GPU figure** (:func:`time_gpu`). *End to end*: CUDA events
+recorded before and after the Python call (what ``cupyx.profiler.benchmark`` gives),
+so the time includes whatever Python spends issuing the work whenever Python is the
+slower of the two. *Device only*: the same call issued while the GPU is held busy by a
+short spin kernel (:data:`SPIN_SOURCE`), with the start event queued behind the spin;
+if the spin is still running when the call returns (the start event is not yet
+reached), every launch was queued before the GPU began it, so the two events time the
+GPU's own work and nothing of Python. When the spin cannot hide the host (the call
+waits for the GPU, or it queues more launches than the driver buffers), the device
+time is None and ``meta["device_note"]`` says why -- never a guess. Beside both: the
+host fraction (host time of the call / event time) and the host-bound flag
+(:data:`HOST_BOUND`).
+
 **Noise.** A shared or busy machine makes CPU timings scatter. A timing whose spread
 (IQR) is more than :data:`NOISY_SPREAD` of its median is :attr:`Timing.noisy`: its text
 says so and gives the fastest sample beside the median, and :func:`time_cpu` takes more
@@ -19,6 +32,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .machine import per_machine, require_gpu
+
+#: A GPU figure is host-bound when Python's time for the call is at least this share of
+#: the event time: the events then measure Python, not the GPU.
+HOST_BOUND = 0.8
+#: A spin longer than this is not tried: the call's host time is then better hidden by a
+#: CUDA graph replay (:func:`py2ptx.bench.graph_replay`) than by holding the GPU idle.
+MAX_SPIN_S = 0.1
+
+#: The spin kernel behind which device-only times are taken: one thread reads the GPU's
+#: nanosecond timer (``%globaltimer``, PTX ISA "Special Registers") until ``ns`` passed.
+SPIN_SOURCE = r"""
+extern "C" __global__ void py2ptx_spin(unsigned long long ns)
+{
+    unsigned long long t0, t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+    do {
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    } while (t - t0 < ns);
+}
+"""
 
 #: IQR / median above which a timing is called noisy (issue 13: ~20 %).
 NOISY_SPREAD = 0.2
@@ -49,6 +84,10 @@ class Timing:
 
     ``where`` says what was timed: ``"cpu"`` (host clock), ``"gpu"`` (CUDA events)
     or ``"simulator"`` (Numba's CUDA simulator: correct results, meaningless speed).
+
+    A GPU timing's ``samples`` are end-to-end event times; ``device_samples`` the
+    device-only ones (None where they could not be taken, and in runs recorded before
+    they existed); ``host_fraction`` is the host time of the call over the event time.
     """
 
     samples: tuple[float, ...]
@@ -56,6 +95,8 @@ class Timing:
     where: str = "cpu"
     n: int | None = None
     meta: dict = field(default_factory=dict, compare=False)
+    device_samples: tuple[float, ...] | None = None
+    host_fraction: float | None = None
 
     def __post_init__(self):
         if not self.samples:
@@ -72,10 +113,23 @@ class Timing:
     @property
     def spread(self) -> float:
         """Interquartile range (p75 - p25) of the samples; 0 for fewer than two."""
-        if len(self.samples) < 2:
-            return 0.0
-        q = statistics.quantiles(self.samples, n=4, method="inclusive")
-        return q[2] - q[0]
+        return _iqr(self.samples)
+
+    @property
+    def device_median(self) -> float | None:
+        """The GPU's own time per call (device-only samples' median), or None."""
+        return statistics.median(self.device_samples) if self.device_samples else None
+
+    @property
+    def device_spread(self) -> float | None:
+        """Interquartile range of the device-only samples, or None."""
+        return _iqr(self.device_samples) if self.device_samples else None
+
+    @property
+    def host_bound(self) -> bool:
+        """True when Python's time for the call is >= :data:`HOST_BOUND` of the event
+        time: the end-to-end figure then measures the host, not the GPU."""
+        return self.host_fraction is not None and self.host_fraction >= HOST_BOUND
 
     @property
     def quartiles(self) -> tuple[float, float]:
@@ -112,19 +166,48 @@ class Timing:
         extra = f", {what}" if what else ""
         label = f"{self.label}: " if self.label else ""
         noise = f"; {self.noise_note()}" if self.noisy else ""
-        return (f"{label}{format_seconds(self.median)} median "
+        text = (f"{label}{format_seconds(self.median)} median "
                 f"(IQR {format_seconds(self.spread)}, {self.repeats} repeats{extra}{noise})")
+        if self.where == "gpu":
+            text += "; device only " + (
+                f"{format_seconds(self.device_median)} (IQR {format_seconds(self.device_spread)})"
+                if self.device_median is not None else "not measured")
+            if self.host_fraction is not None:
+                text += (f"; host {self.host_fraction:.0%} of it"
+                         + (", host-bound" if self.host_bound else ""))
+        return text
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "where": self.where, "n": self.n,
-                "median_s": self.median, "spread_s": self.spread,
-                "repeats": self.repeats, "samples_s": list(self.samples), **self.meta}
+        d = {"label": self.label, "where": self.where, "n": self.n,
+             "median_s": self.median, "spread_s": self.spread,
+             "repeats": self.repeats, "samples_s": list(self.samples), **self.meta}
+        if self.where == "gpu" or self.device_samples or self.host_fraction is not None:
+            d.update(device_median=self.device_median, device_iqr=self.device_spread,
+                     device_samples_s=None if self.device_samples is None
+                     else list(self.device_samples),
+                     host_fraction=self.host_fraction, host_bound=self.host_bound)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Timing:
-        known = {"label", "where", "n", "median_s", "spread_s", "repeats", "samples_s"}
+        """Back from :meth:`to_dict`; runs recorded before the device-only column load
+        with ``device_median``/``host_fraction`` None (their ``meta`` keeps what they had,
+        such as ``cpu_median_s``)."""
+        known = {"label", "where", "n", "median_s", "spread_s", "repeats", "samples_s",
+                 "device_median", "device_iqr", "device_samples_s", "host_fraction",
+                 "host_bound"}
+        device = d.get("device_samples_s")
         return cls(tuple(d["samples_s"]), d.get("label", ""), d.get("where", "cpu"),
-                   d.get("n"), {k: v for k, v in d.items() if k not in known})
+                   d.get("n"), {k: v for k, v in d.items() if k not in known},
+                   None if device is None else tuple(device), d.get("host_fraction"))
+
+
+def _iqr(samples) -> float:
+    """Interquartile range (p75 - p25); 0 for fewer than two samples."""
+    if len(samples) < 2:
+        return 0.0
+    q = statistics.quantiles(samples, n=4, method="inclusive")
+    return q[2] - q[0]
 
 
 def refuse_simulator(timings) -> None:
@@ -179,8 +262,15 @@ def time_cpu(fn: Callable, *args, repeats: int = 5, warmup: int = 1,
 
 
 def time_gpu(fn: Callable, *args, repeats: int = 20, warmup: int = 3,
-             label: str = "", n: int | None = None) -> Timing:
-    """Time GPU work ``fn(*args)`` with CUDA events via :func:`cupyx.profiler.benchmark`."""
+             label: str = "", n: int | None = None, device: bool = True,
+             meta: dict | None = None) -> Timing:
+    """Time GPU work ``fn(*args)``: end to end with CUDA events via
+    :func:`cupyx.profiler.benchmark`, then (``device=True``) device only, the same call
+    queued behind a spin kernel (:func:`device_times`). ``meta`` is recorded with it.
+
+    ``fn`` must leave its result where the caller can check it after the last sample
+    (:func:`py2ptx.bench.measure` checks it against ``np.sort``).
+    """
     try:
         from cupyx.profiler import benchmark
     except ImportError as err:
@@ -190,8 +280,64 @@ def time_gpu(fn: Callable, *args, repeats: int = 20, warmup: int = 3,
         ) from err
     result = benchmark(fn, args, n_repeat=repeats, n_warmup=warmup, name=label or "gpu")
     gpu_times = tuple(float(t) for t in result.gpu_times[0])
-    return Timing(gpu_times, label=label, where="gpu", n=n,
-                  meta={"cpu_median_s": float(statistics.median(result.cpu_times))})
+    cpu_times = [float(t) for t in result.cpu_times]
+    info = {"cpu_median_s": statistics.median(cpu_times), **(meta or {})}
+    host_fraction = info["cpu_median_s"] / statistics.median(gpu_times) \
+        if statistics.median(gpu_times) > 0 else None
+    samples = None
+    if device:
+        samples, how = device_times(fn, *args, repeats=repeats, host_s=max(cpu_times))
+        info.update(how)
+    return Timing(gpu_times, label=label, where="gpu", n=n, meta=info,
+                  device_samples=samples, host_fraction=host_fraction)
+
+
+@per_machine
+def _spin_kernel():
+    cp = require_gpu("the spin kernel behind device-only times")
+    module = cp.RawModule(code=SPIN_SOURCE, options=("-std=c++17",))
+    return module.get_function("py2ptx_spin")
+
+
+def device_times(fn: Callable, *args, repeats: int = 10, host_s: float,
+                 retries: int = 2) -> tuple[tuple[float, ...] | None, dict]:
+    """The GPU's own time for ``fn(*args)``: ``repeats`` samples, each the call issued
+    behind a spin of the GPU longer than the call's host time ``host_s``.
+
+    A sample counts only if the start event (queued right after the spin) has not been
+    reached when the call returns: then every launch it makes was queued before the GPU
+    began any of them. Otherwise the spin is made 4x longer (``retries`` times, at most
+    :data:`MAX_SPIN_S`). Returns ``(samples or None, meta)``; the meta says the method
+    and the spin, or why there are no samples.
+    """
+    cp = require_gpu("device-only timing")
+    spin_s = 2 * host_s + 20e-6
+    if spin_s > MAX_SPIN_S:
+        return None, {"device_note": f"not measured: the call's host time "
+                      f"({format_seconds(host_s)}) is longer than a spin worth holding the "
+                      f"GPU for ({format_seconds(MAX_SPIN_S)}); a CUDA graph replay "
+                      f"measures such work"}
+    spin = _spin_kernel()
+    start, end = cp.cuda.Event(), cp.cuda.Event()
+    samples: list[float] = []
+    while len(samples) < repeats:
+        spin((1,), (1,), (np.uint64(int(spin_s * 1e9)),))
+        start.record()
+        fn(*args)
+        hidden = not start.done  # the GPU is still spinning: all of fn's work is queued
+        end.record()
+        end.synchronize()
+        if hidden:
+            samples.append(cp.cuda.get_elapsed_time(start, end) * 1e-3)
+            continue
+        retries -= 1
+        spin_s *= 4
+        if retries < 0 or spin_s > MAX_SPIN_S:
+            return None, {"device_note": "not measured: the call returned only after the GPU "
+                          "had started its work (it waits for the GPU, or queues more "
+                          "launches than the driver buffers), so no spin hides the host"}
+    return tuple(samples), {"device_method": "CUDA events queued behind a spin kernel",
+                            "spin_s": spin_s}
 
 
 def fit_power_law(timings: list[Timing]) -> tuple[float, float]:

@@ -273,6 +273,135 @@ def test_emulator_shared_memory_starts_as_garbage():
     assert (out != 0).all()
 
 
+# --------------------------------------------------------------------------- timing, fake GPU
+
+
+def _wrong_once_timed(monkeypatch, name: str, right_calls: int = 1):
+    """Kernel ``name`` (one block, keys in a[0:n]) sorts right ``right_calls`` times, then
+    writes the keys reversed: a kernel that passes the check before timing only."""
+    import fake_cupy
+
+    calls = []
+
+    def kernel(grid, block, args, shared):
+        a, n = args[0], int(args[1])
+        calls.append(n)
+        a[:n] = np.sort(a[:n]) if len(calls) <= right_calls else np.sort(a[:n])[::-1]
+
+    monkeypatch.setitem(fake_cupy.PYTHON_KERNELS, name, kernel)
+    return calls
+
+
+def test_a_kernel_wrong_only_when_timed_never_reaches_a_plot(fake_gpu, monkeypatch):
+    from py2ptx import bench
+    from py2ptx.checks import WrongResult
+
+    calls = _wrong_once_timed(monkeypatch, "odd_even_shared")
+    with pytest.raises(WrongResult, match="the output of the last timed sample"):
+        bench.measure("odd_even_shared", 64, repeats=2)
+    assert len(calls) > 2  # validated once, right; then warm-up and samples, wrong
+
+
+def test_measure_times_both_columns_on_fresh_copies(fake_gpu, monkeypatch):
+    from py2ptx import bench
+
+    seen = []
+
+    def kernel(grid, block, args, shared):  # records what each sample was given
+        a, n = args[0], int(args[1])
+        seen.append(a[:n].copy())
+        a[:n] = np.sort(a[:n])
+
+    import fake_cupy
+
+    monkeypatch.setitem(fake_cupy.PYTHON_KERNELS, "odd_even_shared", kernel)
+    t = bench.measure("odd_even_shared", 64, repeats=3)
+    assert t.where == "gpu" and len(t.samples) == 3 and len(t.device_samples) == 3
+    assert t.host_fraction is not None and "device_method" in t.meta
+    keys = random_keys(64, seed=0)
+    assert len(seen) >= 1 + 1 + 3 + 3  # validation, warm-up, 3 end to end, 3 device only
+    assert all((s == keys).all() for s in seen)  # every sample sorted the unsorted input
+
+
+def _odd_even_step(grid, block, args, shared):
+    """odd_even_step in NumPy (one phase), so a 64-launch sort is quick on the fake."""
+    a, n, phase = args[0], int(args[1]), int(args[2])
+    i = np.arange(phase, n - 1, 2)
+    low, high = np.minimum(a[i], a[i + 1]), np.maximum(a[i], a[i + 1])
+    a[i], a[i + 1] = low, high
+
+
+def test_rung_7_replays_as_a_cuda_graph_on_fresh_copies(fake_gpu, monkeypatch):
+    import fake_cupy
+
+    from py2ptx import bench
+
+    monkeypatch.setitem(fake_cupy.PYTHON_KERNELS, "odd_even_step", _odd_even_step)
+    t = bench.graph_replay("odd_even_global", 64, repeats=2)
+    assert t.label == "odd_even_global@graph" and t.meta["launches"] == 64
+    assert t.meta["of"] == "odd_even_global" and len(t.device_samples) == 2
+
+
+def test_a_graph_that_replays_wrong_is_caught(fake_gpu, monkeypatch):
+    from py2ptx import bench
+    from py2ptx.checks import WrongResult
+
+    _wrong_once_timed(monkeypatch, "odd_even_shared", right_calls=2)
+    with pytest.raises(WrongResult, match="last graph replay"):
+        bench.graph_replay("odd_even_shared", 64, repeats=2)
+
+
+def test_capture_records_launches_and_replay_runs_them(fake_gpu):
+    import fake_cupy
+
+    d_in = fake_cupy.asarray(np.arange(8, 0, -1, dtype=np.int32))
+    work = fake_cupy.zeros(8, dtype=np.int32)
+    stream = fake_cupy.Stream(non_blocking=True)
+    with stream:
+        stream.begin_capture()
+        fake_cupy.copyto(work, d_in)
+        gpusorts.odd_even_shared_device(work)
+        graph = stream.end_capture()
+    assert (np.asarray(work) == 0).all()  # captured, not run
+    graph.launch()
+    np.testing.assert_array_equal(fake_cupy.asnumpy(work), np.arange(1, 9))
+
+
+def test_run_plan_adds_graph_replays_and_records_both_columns(fake_gpu, results_dir,
+                                                              monkeypatch):
+    from py2ptx import bench, results, timing
+
+    monkeypatch.setattr(timing, "MAX_SPIN_S", 60.0)  # CPU threads launch slowly: spin longer
+
+    timings = bench.run_plan({"odd_even_global": ((32,), 1), "bitonic": ((64,), 2)},
+                             progress=False, graphs={"odd_even_global": ((32,), 1)})
+    labels = [(t.label, t.n) for t in timings]
+    assert ("odd_even_global@graph", 32) in labels and ("h2d", 64) in labels
+    assert ("h2d", 32) in labels and ("odd_even_global@graph", 64) not in labels
+    run = results.load_run(results.record_run(bench.GPU_RUN, timings))
+    bitonic = run.timing("bitonic", 64)
+    assert bitonic.device_median is not None and bitonic.host_fraction is not None
+    h2d = run.timing("h2d", 64)
+    assert h2d.device_median is None and h2d.host_fraction is not None
+    both = bench.series(run.timings, "bitonic", "h2d", device=True)
+    assert list(both) == ["9. bitonic (GPU)", "9. bitonic (GPU), device only", "h2d"]
+    assert both["9. bitonic (GPU), device only"][0].median == bitonic.device_median
+    assert list(bench.series(run.timings, "bitonic")) == ["9. bitonic (GPU)"]
+
+
+def test_cached_schedules_are_checked_once_and_still_refuse_a_new_mistake(fake_gpu):
+    import fake_cupy
+
+    launches = gpusorts.odd_even_global_launches(16)
+    assert launches is gpusorts.odd_even_global_launches(16)  # cached, not rebuilt
+    d = fake_cupy.asarray(random_keys(16, seed=4))
+    gpusorts.run_launches("7_odd_even_global.cu", launches, d)
+    np.testing.assert_array_equal(fake_cupy.asnumpy(d), np.sort(random_keys(16, seed=4)))
+    with pytest.raises(gpu.KernelArgumentError, match="int64"):  # another dtype: checked again
+        gpusorts.run_launches("7_odd_even_global.cu", launches,
+                              fake_cupy.asarray(np.arange(16, dtype=np.int64)))
+
+
 # --------------------------------------------------------------------------- on a GPU
 
 
@@ -316,6 +445,17 @@ def test_ptx_newer_than_the_driver_is_explained(tmp_path):
     path.write_text(text)
     with pytest.raises(cudatools.CudaCompileError, match="accepts PTX up to"):
         gpu.load_ptx(path)
+
+
+@pytest.mark.gpu
+def test_both_columns_and_the_graph_replay_work_on_the_gpu():
+    from py2ptx import bench
+
+    t = bench.measure("odd_even_shared", 4096, repeats=3)  # validated, last sample too
+    assert t.device_samples is not None and len(t.device_samples) == 3, t.meta
+    assert t.host_fraction is not None
+    g = bench.graph_replay("odd_even_global", 1024, repeats=2)  # validated after replay
+    assert g.meta["launches"] == 1024 and g.device_samples is not None, g.meta
 
 
 @pytest.mark.gpu

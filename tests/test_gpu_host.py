@@ -100,7 +100,7 @@ def test_run_plan_records_a_run_the_notebooks_can_replay(fake_gpu, results_dir):
             assert "beats the C bubble sort" in text or "never beats" in text
             pngs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                     if "image/png" in o.get("data", {})]
-            assert len(pngs) == 2  # time vs n, and the ladder
+            assert len(pngs) == 4  # the phases, time vs n, the bank pictures (CPU model), the ladder
 
 
 def test_who_ran_what_host_code_refuses_inline_ptx_on_the_fake(fake_gpu):

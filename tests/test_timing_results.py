@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import time
 
+import numpy as np
 import pytest
 
 from py2ptx import results
@@ -134,6 +136,70 @@ def test_fit_power_law_needs_two_sizes():
 # --------------------------------------------------------------------------- time_gpu
 
 
+def test_gpu_timing_carries_both_columns_and_round_trips():
+    t = Timing((10e-6, 12e-6, 14e-6), "bitonic", "gpu", 1024, {"cpu_median_s": 11e-6},
+               device_samples=(2e-6, 3e-6, 4e-6), host_fraction=11 / 12)
+    assert t.device_median == 3e-6 and t.device_spread == pytest.approx(1e-6)
+    assert t.host_bound  # 92 % of the event time is Python
+    d = t.to_dict()
+    assert (d["device_median"], d["host_fraction"], d["host_bound"]) == (3e-6, 11 / 12, True)
+    assert d["device_iqr"] == pytest.approx(1e-6)
+    back = Timing.from_dict(json.loads(json.dumps(d)))
+    assert back == t and back.meta == {"cpu_median_s": 11e-6}
+    assert "device only 3 µs" in str(t) and "host-bound" in str(t)
+
+
+def test_host_bound_is_80_percent_of_the_event_time():
+    just = Timing((1.0,), where="gpu", host_fraction=0.8)
+    below = Timing((1.0,), where="gpu", host_fraction=0.79)
+    assert just.host_bound and not below.host_bound
+    assert not Timing((1.0,), where="gpu").host_bound  # unknown is not host-bound
+
+
+def test_a_run_recorded_before_the_device_column_loads_with_none():
+    old = {"label": "bitonic", "where": "gpu", "n": 1024, "median_s": 1.2e-4, "spread_s": 0,
+           "repeats": 1, "samples_s": [1.2e-4], "cpu_median_s": 1.1e-4}
+    t = Timing.from_dict(old)
+    assert (t.device_median, t.device_spread, t.host_fraction, t.host_bound) == (
+        None, None, None, False)
+    assert t.meta == {"cpu_median_s": 1.1e-4}
+    assert "device only not measured" in str(t)
+    cpu = Timing((1.0,)).to_dict()
+    assert "device_median" not in cpu  # CPU timings keep the old keys only
+
+
+def test_time_gpu_measures_device_only_behind_the_spin(fake_gpu, monkeypatch):
+    import fake_cupy
+
+    work = fake_cupy.zeros(4, dtype=np.int32)
+    monkeypatch.setitem(fake_cupy.PYTHON_KERNELS, "busy",
+                        lambda grid, block, args, shared: time.sleep(2e-3))
+    kernel = fake_cupy.RawModule(code='extern "C" __global__ void busy(int *a) {}').get_function(
+        "busy")
+    t = time_gpu(lambda: kernel((1,), (1,), (work,)), repeats=3, warmup=1, label="busy")
+    assert t.repeats == 3 and len(t.device_samples) == 3
+    assert t.meta["device_method"].startswith("CUDA events queued behind a spin")
+    assert t.meta["spin_s"] > t.meta["cpu_median_s"]
+    assert all(s >= 2e-3 for s in t.device_samples)  # the work itself, behind the spin
+    assert t.host_fraction is not None
+
+
+def test_time_gpu_says_why_when_no_spin_hides_the_host(fake_gpu, monkeypatch):
+    import fake_cupy
+
+    from py2ptx import timing
+
+    def waits_for_the_gpu():  # as a call that synchronizes (a pageable copy) does
+        fake_cupy._wait_for_device()
+
+    t = time_gpu(waits_for_the_gpu, repeats=2, warmup=0)
+    assert t.device_median is None and "waits for the GPU" in t.meta["device_note"]
+    monkeypatch.setattr(timing, "MAX_SPIN_S", 1e-9)
+    t = time_gpu(lambda: None, repeats=2, warmup=0)
+    assert t.device_median is None and "graph replay" in t.meta["device_note"]
+    assert time_gpu(lambda: None, repeats=2, device=False).device_samples is None
+
+
 def test_time_gpu_without_cupy_points_to_results():
     if importlib.util.find_spec("cupy") is not None:
         pytest.skip("CuPy is installed here; time_gpu would try a real GPU")
@@ -154,7 +220,8 @@ def cpu_only(monkeypatch):
 
 
 @pytest.fixture
-def fake_gpu(monkeypatch):
+def h200_provenance(monkeypatch):
+    """Record runs as on the H200 (provenance only; conftest's fake_gpu is the fake CuPy)."""
     monkeypatch.setattr(results, "gpu_info", lambda: {
         "name": "NVIDIA H200", "cc": "9.0", "driver": "580.65", "driver_cuda": (13, 0),
         "runtime_cuda": (13, 0)})
@@ -194,7 +261,7 @@ def test_record_and_load_round_trip(results_dir, cpu_only):
     assert data["schema"] == results.SCHEMA
 
 
-def test_recorded_gpu_run_carries_the_gpu_provenance(results_dir, fake_gpu):
+def test_recorded_gpu_run_carries_the_gpu_provenance(results_dir, h200_provenance):
     run = results.load_run(results.record_run("ladder", TIMINGS))
     assert run.on_gpu and run.device == "NVIDIA H200"
     assert "nvidia-h200" in run.path.name
@@ -216,7 +283,7 @@ def test_latest_run_with_gpu_is_none_when_only_cpu_runs_exist(results_dir, cpu_o
     assert results.latest_run("other", gpu=None) is None
 
 
-def test_latest_run_finds_a_gpu_run(results_dir, fake_gpu):
+def test_latest_run_finds_a_gpu_run(results_dir, h200_provenance):
     results.record_run("ladder", TIMINGS)
     run = results.latest_run("ladder")
     assert run is not None and run.on_gpu

@@ -105,12 +105,20 @@ def results_table() -> str:
         lines += [f"The whole ladder at n = {n:,} random int32 keys — {run.describe()}; the CPU "
                   f"rungs on its host, {cpu} "
                   f"(`{run.path.relative_to(REPO) if run.path else results_dir()}`):", "",
-                  "| # | rung | device | median (IQR) | × rung 1 |", "|---|---|---|---|---|"]
+                  "| # | rung | device | median (IQR), end to end | GPU's own time (device "
+                  "only) | host share | × rung 1 |", "|---|---|---|---|---|---|---|"]
         for t in sorted(run.timings, key=lambda t: rung(t.label).number):
             r = rung(t.label)
             speedup = format_speedup(base.median / t.median) if base else "—"
             lines.append(f"| {r.number} | {r.title} | {r.device.upper()} | "
-                         f"{format_seconds(t.median)} ({format_seconds(t.spread)}) | {speedup} |")
+                         f"{format_seconds(t.median)} ({format_seconds(t.spread)}) | "
+                         f"{_device_cell(t)} | {_host_cell(t)} | {speedup} |")
+        if any(t.where == "gpu" and t.device_median is None for t in run.timings):
+            lines += ["", "A GPU row without a device-only time: that run predates the "
+                      "two-column timing, or its call could not be hidden behind the spin "
+                      "(`py2ptx.timing.device_times` says why in the run's file). A host "
+                      "share of 80 % or more means the end-to-end time measures Python, "
+                      "not the GPU."]
     ds = latest_run(deepseek.RUN_NAME, directory=REPO / "results")
     extra = ds.provenance.get("extra", {}) if ds else {}
     if ds and "sweep_victim_bytes" in extra:
@@ -118,6 +126,29 @@ def results_table() -> str:
         lines += ["", f"Notebook 05's experiment — {ds.describe()}:", ""]
         lines += [f"* {line}" for line in found["size"][:1] + found["copy"] + found["stale"][1:]]
     return "\n".join(lines)
+
+
+def _device_cell(t) -> str:
+    """The device-only column: the GPU's own time, or why there is none."""
+    from py2ptx.timing import format_seconds
+
+    if t.where != "gpu":
+        return "—"
+    if t.device_median is None:
+        return "not in this run"
+    return f"{format_seconds(t.device_median)} ({format_seconds(t.device_spread)})"
+
+
+def _host_cell(t) -> str:
+    """Python's share of the event time, flagged when it is host-bound."""
+    share = t.host_fraction
+    if share is None and t.where == "gpu" and t.meta.get("cpu_median_s"):
+        share = t.meta["cpu_median_s"] / t.median  # a run from before the field: same ratio
+    if t.where != "gpu" or share is None:
+        return "—"
+    from py2ptx.timing import HOST_BOUND
+
+    return f"{share:.0%}" + (" (host-bound)" if share >= HOST_BOUND else "")
 
 
 def _replace(text: str, start: str, end: str, body: str) -> str:
