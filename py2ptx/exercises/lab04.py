@@ -13,8 +13,8 @@ import numpy as np
 from .. import doctor
 from ..cbuild import CCompileError
 from ..checks import WrongResult, check_sorted
-from ..cuda_on_cpu import run_schedule_on_cpu
 from ..cpu_trace import OutOfBounds, checks_available
+from ..cuda_on_cpu import run_schedule_on_cpu
 from ..cudatools import sass_by_kernel, sass_for, sass_opcode
 from ..kernels import asm_lines
 from .core import (
