@@ -127,13 +127,19 @@ def graph_replay(key: str, n: int, repeats: int = 5, seed: int = 0) -> Timing:
 
 def run_plan(plan: dict[str, tuple[tuple[int, ...], int]], progress: bool = True,
              transfers: bool = True,
-             graphs: dict[str, tuple[tuple[int, ...], int]] | None = None) -> list[Timing]:
+             graphs: dict[str, tuple[tuple[int, ...], int]] | None = None,
+             failures: list[dict] | None = None) -> list[Timing]:
     """Every (version, n) of ``plan``, measured; plus host<->device copies at each GPU n,
     and the versions of ``graphs`` replayed as CUDA graphs (:func:`graph_replay`).
 
     With ``progress``, a bar counts the measurements and each result is printed above it.
     A version that needs an optional extra this machine lacks (``OPTIONAL_NEEDS``: Triton
     for variant 9t) is left out, and with ``progress`` that is said.
+
+    ``failures``: when given, a version that raises (a wrong result, a kernel that does
+    not compile or launch on this GPU) is left out from then on and its error appended
+    there, so one broken version does not cost the rest of a GPU session's measurements;
+    a wrong result still never becomes a timing. Without it, the error is raised.
     """
     have = probe().have
     unmet = {key: [NEEDS[need] for need in version(key).needs
@@ -150,12 +156,27 @@ def run_plan(plan: dict[str, tuple[tuple[int, ...], int]], progress: bool = True
                         and version(key).device == "gpu"})
     timings: list[Timing] = []
     with _bar(len(steps) + (len(gpu_sizes) if transfers else 0), "measuring", progress) as bar:
+        failed: set[str] = set()
         for key, n, repeats in steps:
             bar.set_postfix_str(f"{key}, n = {n:,}")
-            if key.endswith(GRAPH_SUFFIX):
-                t = graph_replay(key.removesuffix(GRAPH_SUFFIX), n, repeats)
-            else:
-                t = measure(key, n, repeats)
+            if key in failed:
+                bar.update()
+                continue
+            try:
+                if key.endswith(GRAPH_SUFFIX):
+                    t = graph_replay(key.removesuffix(GRAPH_SUFFIX), n, repeats)
+                else:
+                    t = measure(key, n, repeats)
+            except Exception as err:
+                if failures is None:
+                    raise
+                failed.add(key)
+                failures.append({"key": key, "n": n, "error": f"{type(err).__name__}: {err}"})
+                bar.write(f"{key:<22} n = {n:>9,}  NOT MEASURED ({type(err).__name__}: "
+                          f"{str(err).splitlines()[0] if str(err) else ''}); its other sizes "
+                          f"are left out too")
+                bar.update()
+                continue
             if progress:
                 bar.write(f"{key:<22} n = {n:>9,}  {t}")
             timings.append(t)
