@@ -205,7 +205,7 @@ def test_make_lab_opens_notebook_00_at_the_root_and_its_widget_answers(course, p
     widget.wait_for(timeout=90_000)
     explorer = page.locator(".jp-OutputArea-output", has=widget).first
     # The artifact's title is bold above its text (the dropdown's options hold it too).
-    explorer.locator("b", has_text="PTX for sm_90").wait_for(timeout=30_000)
+    explorer.locator("b", has_text="PTX, .target sm_90").wait_for(timeout=30_000)
     # Every cell has run: no prompt still shows [*].
     page.wait_for_function(
         "() => [...document.querySelectorAll('.jp-InputPrompt')]"
