@@ -179,7 +179,9 @@ def test_ladder_at_times_only_live_rungs(capsys):
     timings, skipped = bench.ladder_at(32, keys=["numpy_sort", 3, "4", "python_bubble"],
                                        repeats=2, modes=modes, progress=True)
     assert list(timings) == ["python_bubble", "numpy_sort"]
-    assert all(t.n == 32 and t.repeats == 2 and t.where == "cpu" for t in timings.values())
+    # Two samples asked for; a noisy machine may add more (time_cpu's extra samples).
+    assert all(t.n == 32 and t.where == "cpu" for t in timings.values())
+    assert all(t.repeats - t.meta.get("extra_repeats", 0) == 2 for t in timings.values())
     assert skipped == {"c_bubble_scalar": "simulator: pretend: the simulator",
                        "numba_bubble": "unavailable: pretend: no Numba"}
     bar = capsys.readouterr().err  # one tqdm bar on stderr, naming each rung in turn
