@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from py2ptx import cbuild, cudatools
+from py2ptx.cpu_trace import DataRace, OutOfBounds
 from py2ptx.exercises import ExerciseFailed, lab01, lab02, lab03, lab04
 
 REPO = Path(__file__).resolve().parent.parent
@@ -212,6 +213,21 @@ MISTAKES = [
      lambda: dataclasses.replace(lab01.swaps_reversed, budget_s=0.5).check(_counting_swaps),
      ExerciseFailed, ["the self-check was stopped after 0.5 s",
                       "a formula in n answers at once", "Write the answer in n alone"]),
+    ("CUDA C: the barrier in the phase loop left out (a race on CPU threads)",
+     lambda: lab03.shared_source.check(lambda: SHARED.replace(
+         "        }\n        __syncthreads();\n    }", "        }\n    }")),
+     DataRace, ["Lab 03, odd-even sort in shared memory, CUDA C: data race on shared memory keys[",
+                "with no __syncthreads()", "Put a __syncthreads() between"]),
+    ("CUDA C: the load loop reads a[n]",
+     lambda: lab03.shared_source.check(lambda: SHARED.replace("i < n; i += blockDim.x)\n"
+                                                              "        keys[i] = a[i];",
+                                                              "i <= n; i += blockDim.x)\n"
+                                                              "        keys[i] = a[i];")),
+     OutOfBounds, ["past the end of argument 1", f"at line {_line_of(SHARED, 'keys[i] = a[i]')}",
+                   "Guard the index"]),
+    ("CUDA C: the source printed, not returned",
+     lambda: lab03.shared_source.check(lambda: print("...")), ExerciseFailed,
+     ["your function returned None, not the kernel's source", "printing it is not enough"]),
     ("a .ptx file with a misspelled instruction", _bad_ptx_file, cudatools.CudaCompileError,
      ["mine.ptx line", "Not a name of any known instruction: 'mni'", "| mni.s32"]),
 ]
@@ -233,8 +249,11 @@ _BY_NAME = {m[0]: m[1] for m in MISTAKES}
 
 @pytest.mark.parametrize("call", [_BY_NAME["C: a ';' missing at the end of a line"],
                                   _BY_NAME["inline PTX: a misspelled instruction"],
-                                  _BY_NAME["CUDA C: a ';' missing (NVRTC names the next line)"]],
-                         ids=["gcc", "ptxas", "nvrtc"])
+                                  _BY_NAME["CUDA C: a ';' missing (NVRTC names the next line)"],
+                                  _BY_NAME["CUDA C: the barrier in the phase loop left out "
+                                           "(a race on CPU threads)"],
+                                  _BY_NAME["CUDA C: the load loop reads a[n]"]],
+                         ids=["gcc", "ptxas", "nvrtc", "race", "out-of-bounds"])
 def test_a_compile_error_in_a_self_check_shows_as_its_message_alone(call):
     with pytest.raises(Exception) as info:
         call()

@@ -30,7 +30,9 @@ from .. import doctor
 from ..cbuild import CArgumentError, CCompileError
 from ..checks import WrongResult
 from ..cudatools import CudaCompileError, cubin_for, ptx_for
-from ..gpu import kernel_params, load_module
+from ..gpu import KernelArgumentError, LaunchShapeError, kernel_params, load_module
+from ..gpu_errors import GPUError
+from ..sandbox import SandboxError
 
 #: Set to 1 (or any value but 0) for full tracebacks from failed self-checks and budgets.
 FULL_TRACEBACK_VAR = "PY2PTX_FULL_TRACEBACK"
@@ -81,6 +83,44 @@ class StudentArgumentError(_MessageOnly, CArgumentError):
 #: that catches CCompileError still does), shown to the student without the traceback.
 _AS_MESSAGE = ((CCompileError, StudentCCompileError), (CudaCompileError, StudentCudaCompileError),
                (CArgumentError, StudentArgumentError))
+
+
+#: Errors a student's code causes inside a self-check that keep their own kind (code that
+#: catches OutOfBounds or DataRace still does) but are shown as their message alone: the
+#: CPU runner's memory, race, barrier and time-out findings, a GPU's launch errors.
+_SHOWN_AS_IS = (SandboxError, GPUError, KernelArgumentError, LaunchShapeError)
+_MESSAGE_KINDS: dict[type, type] = {}
+
+
+def message_only(err: BaseException) -> BaseException:
+    """``err`` as an exception of a subclass of its own kind, with the same name and
+    message, that IPython shows as the message alone (:class:`_MessageOnly`)."""
+    if isinstance(err, _MessageOnly):
+        return err
+    kind = type(err)
+    shown = _MESSAGE_KINDS.get(kind)
+    if shown is None:
+        shown = type(kind.__name__, (_MessageOnly, kind),
+                     {"__module__": kind.__module__, "__qualname__": kind.__qualname__,
+                      "__doc__": kind.__doc__})
+        _MESSAGE_KINDS[kind] = shown
+    copy = shown.__new__(shown, *err.args)
+    copy.args = err.args
+    copy.__dict__.update(getattr(err, "__dict__", {}))
+    return copy
+
+
+def source_text(source_fn, what: str = "the kernel's source") -> str:
+    """What a lab's ``..._source()`` function returned, checked to be text: a function that
+    prints the source, or forgets ``return``, gets the fix instead of a TypeError."""
+    source = source_fn() if callable(source_fn) else source_fn
+    if isinstance(source, str):
+        return source
+    if source is None:
+        raise ExerciseFailed(f"your function returned None, not {what}: it must `return r''' ... "
+                             f"'''` the source text (printing it is not enough)")
+    raise ExerciseFailed(f"your function returned a {type(source).__name__}, not {what}: "
+                         f"return the source as one string, `return r''' ... '''`")
 
 
 class _OverBudget(BaseException):
@@ -186,6 +226,14 @@ class Exercise:
             kind = next(mine for theirs, mine in _AS_MESSAGE if isinstance(err, theirs))
             shown = kind(f"{self.lab}, {self.name}: {err}", *_extra(err))
             raise shown from (err if cause else None)
+        except _SHOWN_AS_IS as err:
+            if cause or isinstance(err, _MessageOnly):
+                raise
+            shown = message_only(err)
+            if not str(shown).startswith(f"{self.lab}, "):
+                shown.args = (f"{self.lab}, {self.name}: {shown.args[0]}", *shown.args[1:]) \
+                    if shown.args and isinstance(shown.args[0], str) else shown.args
+            raise shown from None
         print(f"✓ {self.lab}, {self.name}: {summary}")
 
 

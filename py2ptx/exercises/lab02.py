@@ -15,7 +15,7 @@ from ..cbuild import INT32_ARRAY, asm_for, build_c, c_functions
 from ..checks import check_sorted, standard_cases
 from ..sandbox import run_in_child
 from ..sorts import c_bubble
-from .core import Exercise, ExerciseFailed, MultipleChoice
+from .core import Exercise, ExerciseFailed, MultipleChoice, source_text
 
 _SIGNATURE = "void bubble_sort(int *a, int n)"
 _INT = {"int", "int32_t", "signed", "signed int"}
@@ -60,7 +60,7 @@ def require_bubble_sort(source: str) -> None:
 
 
 def _check_c_source(source_fn: Callable[[], str], descending: bool = False) -> str:
-    source = source_fn()
+    source = source_text(source_fn, "the C source")
     require_bubble_sort(source)
     for flags in (("-O1",), ("-O2",)):
         lib = build_c(source, flags, name="lab02_bubble_sort.c")

@@ -30,6 +30,7 @@ from .core import (
     gpu_name,
     require_exported,
     require_params,
+    source_text,
     where_run,
 )
 
@@ -191,7 +192,7 @@ def _check_with_size_hint(run: Callable[[np.ndarray], np.ndarray], name: str,
 def _check_shared_source(source_fn: Callable[[], str], descending: bool = False) -> str:
     """CUDA C ``odd_even_shared(int *a, int n)``: compiled for sm_90 and sm_75, then run
     on CPU threads at small n (and on the GPU, where there is one)."""
-    source = source_fn()
+    source = source_text(source_fn)
     require_params(source, "odd_even_shared", ["int *a", "int n"],
                    '`extern "C" __global__ void odd_even_shared(int *a, int n)`')
     compiled = compile_for_both(source)

@@ -25,6 +25,7 @@ from .core import (
     gpu_name,
     require_exported,
     require_params,
+    source_text,
     where_run,
 )
 from .ptx_twin import NoTwin, c_twin
@@ -96,7 +97,7 @@ def _run_guard_on_cpu(source: str, descending: bool = False) -> str:
 
 def _check_ptx_step(source_fn: Callable[[], str], descending: bool = False) -> str:
     """``odd_even_step(int *a, int n, int phase)`` whose compare-and-swap is inline PTX."""
-    source = source_fn()
+    source = source_text(source_fn)
     if not asm_lines(source):
         raise ExerciseFailed("the compare-and-swap must be written in inline PTX: asm(...)")
     if not re.search(r"m(in|ax)\.s32", source):  # also after "\n\t" inside one string
@@ -129,7 +130,7 @@ def _check_ptx_step(source_fn: Callable[[], str], descending: bool = False) -> s
 
 def _check_whoami(source_fn: Callable[[], str]) -> str:
     """``whoami(unsigned *sm, unsigned *lane)`` reading %smid and %laneid."""
-    source = source_fn()
+    source = source_text(source_fn)
     require_params(source, "whoami", ["unsigned *sm", "unsigned *lane"],
                    "whoami(unsigned *sm, unsigned *lane)")
     compiled = compile_for_both(source)

@@ -14,7 +14,7 @@ from ..cudatools import cubin_for, ptx_for, sass_by_kernel, sass_for
 from ..gpu import compute_capability, explained
 from ..kernels import asm_lines
 from ..settings import shared_gpu
-from .core import Exercise, ExerciseFailed, MultipleChoice, gpu_kernel, require_params
+from .core import Exercise, ExerciseFailed, MultipleChoice, gpu_kernel, require_params, source_text
 from .lab05_ptx import DEEPEP_LDG, copy_problem, ldg_problem
 
 #: The interference cell's stream: 256 MiB, over 4x an H200's L2, a few ms per launch.
@@ -28,7 +28,7 @@ _STREAM_PARAMS = ["int4 *src", "int4 *dst", "long long n_vec", "int chunk_vec",
 def _check_streaming_source(source_fn: Callable[[], str]) -> str:
     """``stream_hinted`` whose load is DeepEP's ``ld.global.nc.L1::no_allocate.L2::256B``,
     in inline PTX: compiled for sm_90, its SASS and PTX read; on a GPU also run."""
-    source = source_fn()
+    source = source_text(source_fn)
     require_params(source, "stream_hinted", _STREAM_PARAMS,
                    f'`extern "C" __global__ void stream_hinted({_STREAM_SIGNATURE})`',
                    " (the launch passes exactly these)")
