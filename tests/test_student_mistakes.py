@@ -46,6 +46,18 @@ PTX_LAST = '"max.s32 %1, %2, %3;"'
 assert GUARD in PTX_STEP and PTX_LAST in PTX_STEP and 'extern "C" ' in SHARED
 
 
+def _one_too_far(a: list) -> tuple[int, int]:
+    """Lab 01's bubble sort with its inner loop one step too long."""
+    passes = swaps = 0
+    for end in range(len(a) - 1, 0, -1):
+        passes += 1
+        for j in range(end + 1):
+            if a[j] > a[j + 1]:
+                a[j], a[j + 1] = a[j + 1], a[j]
+                swaps += 1
+    return passes, swaps
+
+
 def _line_of(text: str, needle: str) -> int:
     return next(i for i, ln in enumerate(text.splitlines(), 1) if needle in ln)
 
@@ -228,6 +240,17 @@ MISTAKES = [
     ("CUDA C: the source printed, not returned",
      lambda: lab03.shared_source.check(lambda: print("...")), ExerciseFailed,
      ["your function returned None, not the kernel's source", "printing it is not enough"]),
+    ("Python: an inner loop one step too far (IndexError in the student's own code)",
+     lambda: lab01.early_exit.check(_one_too_far), ExerciseFailed,
+     ["your _one_too_far raised IndexError: list index out of range (line",
+      "`if a[j] > a[j + 1]:`", "`a[j + 1]` needs j < n - 1"]),
+    ("Python: the swap formula with / (a float)",
+     lambda: lab01.swaps_reversed.check(lambda n: n * (n - 1) / 2), ExerciseFailed,
+     ["your formula gives the float 0.0", "divide with `//`"]),
+    ("C: the inner loop reads and swaps a[n]",
+     lambda: lab02.c_source.check(lambda: C_SORT.replace("j < end", "j <= end")), ExerciseFailed,
+     ["on input 'two, reversed' (n=2) wrote a[2], past the end of the array (its indices are "
+      "0 to 1)", "a[j + 1] needs j < n - 1"]),
     ("a .ptx file with a misspelled instruction", _bad_ptx_file, cudatools.CudaCompileError,
      ["mine.ptx line", "Not a name of any known instruction: 'mni'", "| mni.s32"]),
 ]

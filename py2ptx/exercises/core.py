@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import linecache
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -234,7 +236,53 @@ class Exercise:
                 shown.args = (f"{self.lab}, {self.name}: {shown.args[0]}", *shown.args[1:]) \
                     if shown.args and isinstance(shown.args[0], str) else shown.args
             raise shown from None
+        except Exception as err:
+            where = _student_frame(err)
+            if cause or where is None:
+                raise
+            raise ExerciseFailed(f"{self.lab}, {self.name}: {_raised_in_student_code(err, where)}"
+                                 ) from None
         print(f"✓ {self.lab}, {self.name}: {summary}")
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_LIBRARIES = tuple({os.path.abspath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+
+#: What to add when a student's own code raises one of these inside a self-check.
+_RAISED_HINTS = {
+    IndexError: "An index past the end: with n items the last valid index is n - 1, so "
+                "`a[j + 1]` needs j < n - 1 (check each loop's range).",
+    ZeroDivisionError: "A division by a value that can be 0: what is it for n = 0 or 1?",
+    RecursionError: "A function that calls itself without end.",
+    TypeError: "A value of the wrong type: check what each name holds at that line.",
+    NameError: "A name used before it is defined: define it in the cell, or run the cell "
+               "that defines it first.",
+}
+
+
+def _student_frame(err: BaseException):
+    """The innermost frame of ``err``'s traceback that is the student's code -- called by
+    the check, not py2ptx and not a library -- or None (then the error is the check's)."""
+    tb, in_check, found = err.__traceback__, False, None
+    while tb is not None:
+        name = os.path.abspath(tb.tb_frame.f_code.co_filename)
+        ours = name.startswith(_PACKAGE + os.sep)
+        library = name.startswith(_LIBRARIES) or name.startswith("<frozen")
+        if ours:
+            in_check = True
+        elif in_check and not library:
+            found = tb
+        tb = tb.tb_next
+    return found
+
+
+def _raised_in_student_code(err: BaseException, tb) -> str:
+    code = tb.tb_frame.f_code
+    line = linecache.getline(code.co_filename, tb.tb_lineno).strip()
+    shown = f": `{line}`" if line else ""
+    hint = next((h for kind, h in _RAISED_HINTS.items() if isinstance(err, kind)), "")
+    return (f"your {code.co_name} raised {type(err).__name__}: {err} (line {tb.tb_lineno} "
+            f"of its cell{shown}). {hint}").rstrip()
 
 
 def _extra(err: Exception) -> tuple:

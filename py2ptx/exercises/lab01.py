@@ -92,6 +92,10 @@ def _check_swaps_formula(formula: Callable[[int], int], make=_reversed,
     # inversions of the input are the swaps the student must predict.
     for n in _REVERSED_SIZES:
         got = formula(n)
+        if isinstance(got, float) and got == int(got):
+            raise ExerciseFailed(f"for n={n} your formula gives the float {got!r}: a number of "
+                                 f"swaps is a whole number; divide with `//`, which keeps an int "
+                                 f"(a float is exact only up to 2**53)")
         want = count_inversions(make(n))
         if got != want:
             raise ExerciseFailed(f"for n={n} you predict {got} swaps on {what}; "

@@ -59,6 +59,26 @@ def require_bubble_sort(source: str) -> None:
                     for t, ptr in types if t in _WIDE), ""))
 
 
+_ZONE = 16  # keys of red zone on each side of the array the check sorts
+_ZONE_BEFORE = np.full(_ZONE, np.iinfo(np.int32).max, dtype=np.int32)
+_ZONE_AFTER = np.full(_ZONE, np.iinfo(np.int32).min, dtype=np.int32)
+
+
+def _check_red_zones(out: np.ndarray, n: int, what: str) -> None:
+    """Refuse a sort that changed memory just outside its array (``out`` holds the keys
+    between two red zones of :data:`_ZONE` keys)."""
+    before = np.flatnonzero(out[:_ZONE] != _ZONE_BEFORE)
+    after = np.flatnonzero(out[_ZONE + n:] != _ZONE_AFTER)
+    if before.size or after.size:
+        index = f"a[{int(after[0]) + n}]" if after.size else f"a[{int(before[-1]) - _ZONE}]"
+        side = "past the end" if after.size else "before the start"
+        span = f"its indices are 0 to {n - 1}" if n else "it is empty"
+        raise ExerciseFailed(
+            f"{what} wrote {index}, {side} of the array ({span}): "
+            f"a loop reads and swaps one element too far. With n keys the last valid index "
+            f"is n - 1, so a[j + 1] needs j < n - 1.")
+
+
 def _check_c_source(source_fn: Callable[[], str], descending: bool = False) -> str:
     source = source_text(source_fn, "the C source")
     require_bubble_sort(source)
@@ -66,9 +86,12 @@ def _check_c_source(source_fn: Callable[[], str], descending: bool = False) -> s
         lib = build_c(source, flags, name="lab02_bubble_sort.c")
         fn = lib.function("bubble_sort", [INT32_ARRAY, ctypes.c_int32])
         for name, keys in standard_cases(50).items():
-            out = keys.copy()
+            # The keys between two red zones: one a read of a[-1] (INT32_MAX) or of a[n]
+            # (INT32_MIN) would swap into the array, so an index one past either end writes.
+            out = np.concatenate([_ZONE_BEFORE, keys, _ZONE_AFTER])
             # In a child process: a wrong pointer kills the child, not the notebook.
-            run_in_child(lambda views, n=out.size, fn=fn: fn(views[0], np.int32(n)), [out], 10.0,
+            run_in_child(lambda views, n=keys.size, fn=fn: fn(views[0][_ZONE:_ZONE + n],
+                                                                np.int32(n)), [out], 10.0,
                          f"your C bubble_sort at {' '.join(flags)} on input {name!r} "
                          f"(n={out.size})", error=ExerciseFailed,
                          hang_hint="Sorting 50 keys takes microseconds: is a loop never "
@@ -76,8 +99,10 @@ def _check_c_source(source_fn: Callable[[], str], descending: bool = False) -> s
                          crash_hint="Most likely a read or write outside the array: with "
                                     "n keys the last valid index is n - 1, so a[j + 1] needs "
                                     "j < n - 1.")
-            check_sorted(name, keys, out, what=f"your C bubble_sort at {' '.join(flags)}",
-                         descending=descending)
+            _check_red_zones(out, keys.size, f"your C bubble_sort at {' '.join(flags)} on "
+                                             f"input {name!r} (n={keys.size})")
+            check_sorted(name, keys, out[_ZONE:_ZONE + keys.size],
+                         what=f"your C bubble_sort at {' '.join(flags)}", descending=descending)
     order = " descending" if descending else ""
     return (f"compiles and sorts every input{order} at -O1 and -O2 (n up to 51, in a child "
             f"process)")
