@@ -104,11 +104,18 @@ def check_sorted(name: str, keys: np.ndarray, got, *, what: str = "the sort",
             f"expected {expected.size}."
         )
     order = " (sorted descending: largest first)" if descending else ""
+    backwards = ""
+    if got.size > 1 and np.array_equal(got, expected[::-1]):
+        backwards = ("\n  Your result is sorted the other way round, "
+                     + ("smallest first: the larger key of a pair must go first."
+                        if descending else
+                        "largest first: the smaller key of a pair must end up at the lower "
+                        "index (a[i] <= a[i + 1]); look at which of the two you store where."))
     raise WrongResult(
         f"{what} on input {name!r} {_show(keys)} is wrong at index {i}{order}: "
         f"got {got[i]}, expected {expected[i]}.\n"
         f"  got      {_show(got[max(0, i - 2):])} from index {max(0, i - 2)}\n"
-        f"  expected {_show(expected[max(0, i - 2):])}"
+        f"  expected {_show(expected[max(0, i - 2):])}{backwards}"
     )
 
 

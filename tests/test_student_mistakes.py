@@ -251,6 +251,11 @@ MISTAKES = [
      lambda: lab02.c_source.check(lambda: C_SORT.replace("j < end", "j <= end")), ExerciseFailed,
      ["on input 'two, reversed' (n=2) wrote a[2], past the end of the array (its indices are "
       "0 to 1)", "a[j + 1] needs j < n - 1"]),
+    ("inline PTX: min and max stored the wrong way round (sorts descending)",
+     lambda: lab04.ptx_step.check(lambda: PTX_STEP.replace('"=r"(low), "=r"(high)',
+                                                           '"=r"(high), "=r"(low)')),
+     ExerciseFailed, ["Your result is sorted the other way round, largest first: the smaller "
+                      "key of a pair must end up at the lower index"]),
     ("a .ptx file with a misspelled instruction", _bad_ptx_file, cudatools.CudaCompileError,
      ["mine.ptx line", "Not a name of any known instruction: 'mni'", "| mni.s32"]),
 ]

@@ -74,8 +74,8 @@ def _check_red_zones(out: np.ndarray, n: int, what: str) -> None:
         side = "past the end" if after.size else "before the start"
         span = f"its indices are 0 to {n - 1}" if n else "it is empty"
         raise ExerciseFailed(
-            f"{what} wrote {index}, {side} of the array ({span}): "
-            f"a loop reads and swaps one element too far. With n keys the last valid index "
+            f"{what} wrote {index}, {side} of the array ({span}), most likely "
+            f"a loop that reads and swaps one element too far. With n keys the last valid index "
             f"is n - 1, so a[j + 1] needs j < n - 1.")
 
 
@@ -90,8 +90,7 @@ def _check_c_source(source_fn: Callable[[], str], descending: bool = False) -> s
             # (INT32_MIN) would swap into the array, so an index one past either end writes.
             out = np.concatenate([_ZONE_BEFORE, keys, _ZONE_AFTER])
             # In a child process: a wrong pointer kills the child, not the notebook.
-            run_in_child(lambda views, n=keys.size, fn=fn: fn(views[0][_ZONE:_ZONE + n],
-                                                                np.int32(n)), [out], 10.0,
+            run_in_child(lambda views, n=keys.size, fn=fn: fn(views[0][_ZONE:], np.int32(n)), [out], 10.0,
                          f"your C bubble_sort at {' '.join(flags)} on input {name!r} "
                          f"(n={out.size})", error=ExerciseFailed,
                          hang_hint="Sorting 50 keys takes microseconds: is a loop never "
