@@ -15,6 +15,7 @@ figures are :mod:`py2ptx.reports`. Progress is one protocol everywhere: a ``tqdm
 
 from __future__ import annotations
 
+import numbers
 import time
 
 from tqdm.auto import tqdm
@@ -43,6 +44,16 @@ def _bar(total: int, desc: str, progress: bool):
                 dynamic_ncols=True, mininterval=0, miniters=1)
 
 
+def _count(value, what: str, least: int = 0) -> int:
+    """``value`` as an int of at least ``least``, or a ValueError that says what to pass."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what} must be a whole number, e.g. 4096 or 2**12; got "
+                        f"{value!r} ({type(value).__name__})")
+    if value < least:
+        raise ValueError(f"{what} must be at least {least}; got {value}")
+    return int(value)
+
+
 def measure(key: str, n: int, repeats: int = 5, seed: int = 0) -> Timing:
     """Validate version ``key`` (a rung or a variant, :func:`py2ptx.ladder.version`) on n
     random keys against ``np.sort``, time it, and validate the last timed sample too.
@@ -54,6 +65,8 @@ def measure(key: str, n: int, repeats: int = 5, seed: int = 0) -> Timing:
     GPU versions get both columns (:func:`py2ptx.timing.time_gpu`).
     """
     v = version(key)
+    n = _count(n, "n (the number of keys)")
+    repeats = _count(repeats, "repeats", least=1)
     sort = v.load()
     keys = random_keys(n, seed=seed)
     check_sorted(f"random, n = {n}", keys, sort(keys), what=v.title)

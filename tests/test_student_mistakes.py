@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from py2ptx import cbuild, cudatools
+from py2ptx import bench, cbuild, cudatools
 from py2ptx.cpu_trace import DataRace, OutOfBounds
 from py2ptx.exercises import ExerciseFailed, lab01, lab02, lab03, lab04
 
@@ -256,6 +256,12 @@ MISTAKES = [
                                                            '"=r"(high), "=r"(low)')),
      ExerciseFailed, ["Your result is sorted the other way round, largest first: the smaller "
                       "key of a pair must end up at the lower index"]),
+    ("a notebook helper: bench.measure with n = 100.5",
+     lambda: bench.measure("numpy_sort", 100.5), TypeError,
+     ["n (the number of keys) must be a whole number, e.g. 4096 or 2**12; got 100.5 (float)"]),
+    ("a notebook helper: bench.measure with repeats = 0",
+     lambda: bench.measure("numpy_sort", 64, repeats=0), ValueError,
+     ["repeats must be at least 1; got 0"]),
     ("a .ptx file with a misspelled instruction", _bad_ptx_file, cudatools.CudaCompileError,
      ["mine.ptx line", "Not a name of any known instruction: 'mni'", "| mni.s32"]),
 ]
