@@ -77,11 +77,17 @@ REGION = np.dtype([("start", "<u8"), ("end", "<u8"), ("lo", "<u8"), ("hi", "<u8"
 HEADER = np.dtype([("capacity", "<u8"), ("count", "<u8"), ("launch", "<u4"),
                    ("nregions", "<u4"), ("nfixed", "<u4"), ("error", "<u4"),
                    ("err_cnt", "<u4"), ("err2_cnt", "<u4"), ("shared_bytes", "<u8"),
-                   ("err", EVENT), ("err2", EVENT), ("regions", REGION, (MAX_REGIONS,))])
+                   ("err", EVENT), ("err2", EVENT), ("regions", REGION, (MAX_REGIONS,)),
+                   # the block barrier's last change (for a launch that runs out of time):
+                   # completions, CLOCK_MONOTONIC ns, threads waiting of those live, its pc;
+                   # and the pc of the latest recorded memory access
+                   ("bar_gen", "<u8"), ("bar_ns", "<u8"), ("bar_waiting", "<u4"),
+                   ("bar_live", "<u4"), ("bar_pc", "<u4"), ("last_pc", "<u4")])
 assert EVENT.itemsize == 32 and REGION.itemsize == 40 and HEADER.itemsize <= HEADER_BYTES
 
 TRACE_HOOKS = r"""
 #include <dlfcn.h>
+#include <time.h>
 #include <unistd.h>
 struct py2ptx_event { uint64_t addr; uint32_t pc, thread, block, epoch, wepoch;
                       uint16_t launch; uint8_t region, sizeflags; };
@@ -90,6 +96,7 @@ struct py2ptx_header {
     uint64_t capacity, count; uint32_t launch, nregions, nfixed, error;
     uint32_t err_cnt, err2_cnt; uint64_t shared_bytes;
     struct py2ptx_event err, err2; struct py2ptx_region regions[64];
+    uint64_t bar_gen, bar_ns; uint32_t bar_waiting, bar_live, bar_pc, last_pc;
 };
 _Static_assert(sizeof(struct py2ptx_event) == 32, "event layout");
 _Static_assert(sizeof(struct py2ptx_region) == 40, "region layout");
@@ -126,6 +133,8 @@ PY2PTX_NOSAN static void py2ptx_access(void *addr, unsigned size, unsigned flags
     for (unsigned i = 0; i < h->nregions; ++i) {
         struct py2ptx_region *r = &h->regions[i];
         if (a >= r->start && a + size <= r->end) {
+            __atomic_store_n(&h->last_pc, (uint32_t)((uintptr_t)pc - py2ptx_base),
+                             __ATOMIC_RELAXED);
             uint64_t k = __atomic_fetch_add(&h->count, 1, __ATOMIC_RELAXED);
             if (k < h->capacity) py2ptx_events[k] = py2ptx_event_here(a, size, flags, pc, i);
             return;
@@ -161,6 +170,17 @@ PY2PTX_NOSAN static void py2ptx_divergent(void *pc0, unsigned n0, unsigned t0,
         h->err2 = py2ptx_event_here(0, 0, 0, pc1, 0); h->err2_cnt = n1;
     }
     _exit(6);
+}
+PY2PTX_NOSAN static void py2ptx_barrier_note(void *pc, unsigned waiting, unsigned live,
+                                             int completed)
+{   /* called with the barrier's mutex held: what a launch out of time was doing */
+    struct py2ptx_header *h = py2ptx_trace;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    h->bar_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    h->bar_waiting = waiting; h->bar_live = live;
+    h->bar_pc = (uint32_t)((uintptr_t)pc - py2ptx_base);
+    if (completed) h->bar_gen++;
 }
 static _Thread_local void *py2ptx_bpc[32];
 static _Thread_local unsigned py2ptx_bcnt[32];

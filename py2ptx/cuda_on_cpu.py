@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import ctypes
 import re
+import time
 import warnings
 
 import numpy as np
@@ -332,15 +333,21 @@ def _run(source, launches, args, timeout, check, want_trace=False) -> Trace | No
         kept.append(trace)
         return None
 
+    def hang_hint(views: list[np.ndarray]) -> str:
+        if not check:
+            return _HANG_HINT
+        header = views[-1][:HEADER.itemsize].view(HEADER)[0]
+        pcs = [int(header["bar_pc"]), int(header["last_pc"])]
+        lines = lines_of(lib.path, [p for p in pcs if p], name)
+        trace = Trace(np.zeros(0, EVENT), regions, np.zeros(len(regions), np.uint64), lines,
+                      text.splitlines(), 0)
+        return _hang_message(trace, header, time.monotonic_ns())
+
     code = run_in_child(
         in_child, [*arrays, progress], timeout, launch_name, error=EmulationError,
         pad=pad, scratch=HEADER_BYTES + CAPACITY * EVENT.itemsize if check else 0,
         inspect=inspect,
-        hang_hint="A common cause: a __syncthreads() that not every thread of the block "
-                  "reaches (inside an if, or a loop some threads leave early), so the others "
-                  "wait for ever -- on a GPU that is undefined behaviour: a hang or wrong "
-                  "keys. Or a loop that never ends: a condition that never changes, an "
-                  "index that never moves.",
+        hang_hint=hang_hint,
         crash_hint="Most likely a read or write outside an array -- check every index "
                    "against n (for example `if (i + 1 < n)`). On a GPU the same bug is an "
                    "illegal memory access, or silent corruption.")
@@ -349,6 +356,44 @@ def _run(source, launches, args, timeout, check, want_trace=False) -> Trace | No
                              f"{launch_name([*arrays, progress])}'s threads (code {code}); "
                              f"try a smaller block.")
     return kept[0] if kept else None
+
+
+_HANG_HINT = ("A common cause: a __syncthreads() that not every thread of the block reaches "
+              "(inside an if, or a loop some threads leave early), so the others wait for ever "
+              "-- on a GPU that is undefined behaviour: a hang or wrong keys. Or a loop that "
+              "never ends: a condition that never changes, an index that never moves.")
+#: A barrier that has not changed for this long, when the launch is stopped, is stuck.
+_STUCK_NS = 1_000_000_000
+
+
+def _hang_message(trace: Trace, header, now_ns: int) -> str:
+    """What the threads were doing when a launch ran out of time, from the barrier's last
+    change and the latest memory access the trace saw (both written by the child)."""
+    gen, waiting, live = int(header["bar_gen"]), int(header["bar_waiting"]), int(header["bar_live"])
+    barrier = (trace.line(int(header["bar_pc"])) or None) if header["bar_pc"] else None
+    last = (trace.line(int(header["last_pc"])) or None) if header["last_pc"] else None
+    quiet = header["bar_ns"] == 0 or now_ns - int(header["bar_ns"]) > _STUCK_NS
+    # Stuck: threads wait and the barrier has not moved for a while, or never completed.
+    if barrier is not None and (quiet or gen == 0) and 0 < waiting < live:
+        head = (f"{waiting} of the block's {live} running threads were waiting at the "
+                f"__syncthreads() of line {barrier}, and the others never arrived there: a "
+                f"barrier that not every thread reaches (inside an if, or a loop some threads "
+                f"leave early) -- on a GPU a hang, or barriers that pair up wrongly.")
+        quote = trace.quote(barrier)
+        fix = ("Take the barrier out of the if: let every thread reach it, and guard only the "
+               "work.")
+        return "\n".join(q for q in (head, quote, fix) if q)
+    if barrier is not None and not quiet and gen:
+        head = (f"The block was still passing the __syncthreads() of line {barrier} when it "
+                f"was stopped ({gen:,} times so far): a loop around it that never ends -- a "
+                f"condition that never changes, a counter never incremented.")
+        return "\n".join(q for q in (head, trace.quote(barrier)) if q)
+    if last is not None:
+        head = (f"No thread passed a barrier in its last second; the latest memory access "
+                f"was at line {last}: most likely a loop there that never ends -- a condition "
+                f"that never changes, an index that never moves.")
+        return "\n".join(q for q in (head, trace.quote(last)) if q)
+    return _HANG_HINT
 
 
 def _bounds_message(trace: Trace, e, shared_bytes: int, launch: str, plan, at: int) -> str:

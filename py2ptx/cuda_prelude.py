@@ -62,6 +62,7 @@ static inline int py2ptx_popc(unsigned long long x)
 static _Thread_local unsigned py2ptx_linear, py2ptx_epoch, py2ptx_wepoch;
 #if PY2PTX_CHECKS
 static unsigned py2ptx_barrier_count(void *pc);
+static void py2ptx_barrier_note(void *pc, unsigned waiting, unsigned live, int completed);
 static void py2ptx_divergent(void *pc0, unsigned n0, unsigned t0, void *pc1, unsigned n1);
 #endif
 
@@ -86,8 +87,14 @@ PY2PTX_NOSAN __attribute__((noinline)) static void __syncthreads(void)
 #endif
     if (++py2ptx_bar.arrived == py2ptx_bar.live) {
         py2ptx_bar.arrived = 0; py2ptx_bar.gen++;
+#if PY2PTX_CHECKS
+        py2ptx_barrier_note(pc, 0, (unsigned)py2ptx_bar.live, 1);
+#endif
         pthread_cond_broadcast(&py2ptx_bar.c);
     } else {
+#if PY2PTX_CHECKS
+        py2ptx_barrier_note(pc, (unsigned)py2ptx_bar.arrived, (unsigned)py2ptx_bar.live, 0);
+#endif
         while (gen == py2ptx_bar.gen) pthread_cond_wait(&py2ptx_bar.c, &py2ptx_bar.m);
     }
     pthread_mutex_unlock(&py2ptx_bar.m);
@@ -195,6 +202,9 @@ PY2PTX_NOSAN static void py2ptx_leave(void)
     py2ptx_bar.live--;
     if (py2ptx_bar.arrived > 0 && py2ptx_bar.arrived == py2ptx_bar.live) {
         py2ptx_bar.arrived = 0; py2ptx_bar.gen++;
+#if PY2PTX_CHECKS
+        py2ptx_barrier_note(py2ptx_bar.pc, 0, (unsigned)py2ptx_bar.live, 1);
+#endif
         pthread_cond_broadcast(&py2ptx_bar.c);
     }
     pthread_mutex_unlock(&py2ptx_bar.m);

@@ -48,7 +48,8 @@ class SandboxError(RuntimeError):
 
 def run_in_child(fn: Callable[[list[np.ndarray]], int | None], arrays: list[np.ndarray],
                  timeout: float, what: str | Callable[[list[np.ndarray]], str], *,
-                 hang_hint: str = "", crash_hint: str = "",
+                 hang_hint: str | Callable[[list[np.ndarray]], str] = "",
+                 crash_hint: str = "",
                  error: type[Exception] = SandboxError, pad: int = 64, scratch: int = 0,
                  inspect: Callable[[list[np.ndarray], str], Exception | None] | None = None,
                  ) -> int:
@@ -61,7 +62,8 @@ def run_in_child(fn: Callable[[list[np.ndarray]], int | None], arrays: list[np.n
     Raises ``error`` if the child is killed by a signal, runs past ``timeout``
     seconds, or raises. ``what`` names the code in those messages; it may be a
     function of the views, called once the child has stopped, to say how far the
-    child got (which of several launches, say). ``inspect(views, how)``, called once
+    child got (which of several launches, say); ``hang_hint`` may be one too (to say
+    what the child was doing when it was stopped). ``inspect(views, how)``, called once
     the child has stopped (``how``: "exit" (code 0), "exit N", "crash" or "timeout"),
     may return a more
     specific exception, raised instead of the generic one (and instead of copying
@@ -97,7 +99,7 @@ def run_in_child(fn: Callable[[list[np.ndarray]], int | None], arrays: list[np.n
             within = (f"{timeout:.3g} s (what was left of the time budget)" if budgeted
                       else f"{timeout:g} s")
             raise error(f"{_name(what, views)} did not finish within {within} and was "
-                        f"stopped. {hang_hint}".rstrip())
+                        f"stopped. {_name(hang_hint, views)}".rstrip())
         pid = None  # _wait reaped it
         if os.WIFSIGNALED(status):
             _raise_specific(inspect, views, "crash")

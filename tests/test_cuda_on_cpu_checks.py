@@ -138,6 +138,39 @@ def test_a_barrier_reached_a_different_number_of_times():
         run_on_cpu(src, "k", 1, 8, np.zeros(12, np.int32), np.int32(12))
 
 
+_HANGS = [
+    ("some threads wait at a barrier the others never reach",
+     "    if (threadIdx.x < 3) {\n        __syncthreads();\n    } else {\n"
+     "        while (a[0] >= 0) { a[1] = a[0]; }\n    }\n",
+     # 3 threads wait, or fewer: on a loaded machine the 29 spinning ones may keep the
+     # last of the 3 from getting there within the 2 s
+     ["of the block's 32 running threads were waiting at the __syncthreads() of line 4, "
+      "and the others never arrived there", "Take the barrier out of the if"]),
+    ("a loop around a barrier that never ends",
+     "    for (int phase = 0; phase < n; ) {\n        a[threadIdx.x] += 1;\n"
+     "        __syncthreads();\n    }\n",
+     ["The block was still passing the __syncthreads() of line 5 when it was stopped",
+      "a loop around it that never ends"]),
+    ("a loop without a barrier that never ends",
+     "    int i = threadIdx.x;\n    while (i < n) { a[i] += 1; }\n",
+     ["No thread passed a barrier in its last second; the latest memory access was at line 4",
+      "|     while (i < n) { a[i] += 1; }"]),
+]
+
+
+@pytest.mark.parametrize(("body", "words"), [h[1:] for h in _HANGS], ids=[h[0] for h in _HANGS])
+def test_a_launch_out_of_time_says_what_its_threads_were_doing(body, words):
+    a = np.zeros(64, np.int32)
+    with pytest.raises(EmulationError) as err:
+        run_on_cpu(_k(body), "k", 1, 32, a, np.int32(64), timeout=2)
+    msg = str(err.value)
+    assert msg.startswith("k did not finish within 2 s and was stopped."), msg
+    for w in words:
+        assert w in msg, f"{w!r} not in:\n{msg}"
+    assert not re.search(r"\b0 of the block's", msg)
+    assert not a.any()  # nothing copied back from a launch that was stopped
+
+
 def test_threads_that_return_early_do_not_trip_the_barrier_check():
     # PTX: an exited thread no longer holds a barrier up -- a common, legal pattern.
     src = _k("    __shared__ int s[64];\n    int i = threadIdx.x;\n    if (i >= n) return;\n"
