@@ -529,7 +529,29 @@ def find_race(trace: Trace) -> str | None:
              + ("Put a __syncthreads() between the write and the other thread's access."
                 if scope != "grid" else
                 "Give each block its own elements, or split the work into two launches.")]
+    if scope != "grid":
+        lines.append(_barriers_skipped(ev, ea))
     return "\n".join(x for x in lines if x)
+
+
+def _barriers_skipped(ev, ea) -> str:
+    """A note when threads of the racing block passed different numbers of barriers in
+    its launch (the last barrier interval each was seen in): consistent with a
+    __syncthreads() that some threads skip, which then orders nothing between them."""
+    mine = ev[(ev["launch"] == ea["launch"]) & (ev["block"] == ea["block"])]
+    threads, inverse = np.unique(mine["thread"], return_inverse=True)
+    passed = np.zeros(threads.size, dtype=np.int64)
+    np.maximum.at(passed, inverse, mine["epoch"].astype(np.int64))
+    most, fewest = int(np.argmax(passed)), int(np.argmin(passed))
+    if passed[most] == passed[fewest]:
+        return ""
+    return (f"Also: threads of block {int(ea['block'])} passed different numbers of barriers "
+            f"(thread {int(threads[most])}: {int(passed[most]):,}, thread "
+            f"{int(threads[fewest])}: {int(passed[fewest]):,}, by their last accesses). "
+            f"Unless those threads returned early, that is consistent with a __syncthreads() "
+            f"that some threads skip (inside an if): it does not make them wait for one "
+            f"another. Every thread of a block must reach the same __syncthreads() the same "
+            f"number of times.")
 
 
 def _racing_groups(gid, who_col, write):

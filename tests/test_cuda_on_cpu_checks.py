@@ -224,6 +224,11 @@ LAB_KERNEL = "8_odd_even_shared.cu"
      "met at different __syncthreads()"),
     (("2 * p + (phase & 1) + 1 < n", "2 * p + (phase & 1) < n"), OutOfBounds,
      "past the end of the dynamic shared memory"),
+    # the barrier kept for three threads only: the others skip it and return at the end,
+    # so no thread waits at a different one -- the race is found, and the note says why
+    (("        __syncthreads();  // every pair",
+      "        if (threadIdx.x < 3) __syncthreads();  // every pair"), DataRace,
+     "consistent with a __syncthreads() that some threads skip (inside an if)"),
 ])
 def test_lab_03s_self_check_names_the_mistake(edit, error, words):
     text = read_source(LAB_KERNEL, ".cu")[0]
@@ -232,3 +237,5 @@ def test_lab_03s_self_check_names_the_mistake(edit, error, words):
     with pytest.raises(error, match=re.escape(words)) as err:
         lab03.shared_source.check(lambda: broken)
     assert re.search(r"line \d+", str(err.value))
+    if "some threads skip" not in words:  # the note only where barriers were skipped
+        assert "passed different numbers of barriers" not in str(err.value)
