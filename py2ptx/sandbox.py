@@ -37,6 +37,17 @@ import numpy as np
 
 #: Seconds of a time budget kept back for stopping the child and reporting it.
 BUDGET_MARGIN_S = 0.5
+#: How many run_in_child calls are reporting a stopped child (its kill, its inspection,
+#: the message): a time budget whose alarm rings meanwhile waits (:func:`reporting`), so
+#: the specific message, not the budget's generic advice, reaches the student.
+_REPORTING = [0]
+
+
+def reporting() -> bool:
+    """Whether a child that ran out of time is being stopped and reported right now."""
+    return _REPORTING[0] > 0
+
+
 #: Signals held while the parent forks and while it kills and reaps a child: one arriving
 #: in between would raise there and leave the child running.
 _HELD = {signal.SIGINT, signal.SIGALRM}
@@ -93,13 +104,17 @@ def run_in_child(fn: Callable[[list[np.ndarray]], int | None], arrays: list[np.n
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         status = _wait(pid, timeout)
         if status is None:
-            _kill_and_reap(pid)
-            pid = None
-            _raise_specific(inspect, views, "timeout")
-            within = (f"{timeout:.3g} s (what was left of the time budget)" if budgeted
-                      else f"{timeout:g} s")
-            raise error(f"{_name(what, views)} did not finish within {within} and was "
-                        f"stopped. {_name(hang_hint, views)}".rstrip())
+            _REPORTING[0] += 1
+            try:
+                _kill_and_reap(pid)
+                pid = None
+                _raise_specific(inspect, views, "timeout")
+                within = (f"{timeout:.3g} s (what was left of the time budget)" if budgeted
+                          else f"{timeout:g} s")
+                raise error(f"{_name(what, views)} did not finish within {within} and was "
+                            f"stopped. {_name(hang_hint, views)}".rstrip())
+            finally:
+                _REPORTING[0] -= 1
         pid = None  # _wait reaped it
         if os.WIFSIGNALED(status):
             _raise_specific(inspect, views, "crash")

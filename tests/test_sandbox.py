@@ -110,6 +110,19 @@ def test_the_specific_hang_message_wins_over_the_budget_advice(no_children_after
     assert "SPECIFIC HINT" in str(err.value) and "GENERIC" not in str(err.value)
 
 
+def test_a_budget_that_rings_while_the_child_is_reported_waits_for_its_message(
+        no_children_after):
+    def slow_inspect(views, how):  # a report slower than the budget's margin (a loaded hub)
+        time.sleep(1.0)
+
+    with time_budget(2, "GENERIC ADVICE about Python loops"):
+        with pytest.raises(SandboxError) as err:
+            run_in_child(hang, [np.zeros(1, np.int64)], 30, "the kernel",
+                         hang_hint="SPECIFIC HINT", inspect=slow_inspect)
+    assert not isinstance(err.value, TimeBudgetExceeded)
+    assert "SPECIFIC HINT" in str(err.value)
+
+
 HANGS = ('extern "C" __global__ void k(int *a, int n)\n{\n'
          '    while (a[0] == 0) { }\n}\n')
 

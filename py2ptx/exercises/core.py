@@ -34,7 +34,7 @@ from ..checks import WrongResult
 from ..cudatools import CudaCompileError, cubin_for, ptx_for
 from ..gpu import KernelArgumentError, LaunchShapeError, kernel_params, load_module
 from ..gpu_errors import GPUError
-from ..sandbox import SandboxError
+from ..sandbox import SandboxError, reporting
 
 #: Set to 1 (or any value but 0) for full tracebacks from failed self-checks and budgets.
 FULL_TRACEBACK_VAR = "PY2PTX_FULL_TRACEBACK"
@@ -133,6 +133,10 @@ class _OverBudget(BaseException):
         self.budget = budget
 
 
+#: How long a budget's alarm waits, again and again, while a stopped child is reported.
+_DEFER_S = 0.05
+
+
 class time_budget:  # noqa: N801 -- a context manager, named as contextlib names its own
     """``with time_budget(60, "what to do"):`` stops the block after 60 s with that advice.
 
@@ -163,6 +167,9 @@ class time_budget:  # noqa: N801 -- a context manager, named as contextlib names
         return self
 
     def _alarm(self, signum, frame):
+        if reporting():  # a child that ran out of time is being reported: its message first
+            signal.setitimer(signal.ITIMER_REAL, _DEFER_S)
+            return
         raise _OverBudget(self)
 
     def __exit__(self, kind, err, tb):
