@@ -21,10 +21,11 @@
  * chunks of chunk_vec 16-byte vectors, and after each chunk signal that it is
  * done (a fence and an atomic counter, as a sender tells a receiver). A *victim*
  * kernel on the other SMs re-reads a buffer of about L2's size. Every byte the
- * stream moves passes through L2; the question is how much of L2 it takes from
- * the victim. The four stream kernels below are one body (stream_body) and
- * differ only in the PTX of their loads and stores (PTX ISA 9.0, "Data Movement
- * and Conversion Instructions": ld, st, createpolicy):
+ * stream moves passes through L2; the question is how much it slows the victim,
+ * and whether by taking L2's capacity or HBM's bandwidth (Nsight Compute's counters
+ * decide, in the GPU check). The four stream kernels below are one body
+ * (stream_body) and differ only in the PTX of their loads and stores (PTX ISA 9.0,
+ * "Data Movement and Conversion Instructions": ld, st, createpolicy):
  *
  *   stream_plain        ld.global.v4.s32 / st.global.v4.s32            any GPU
  *   stream_nc_na_256b   ld.global.nc.L1::no_allocate.L2::256B (DeepEP's read):
