@@ -299,7 +299,8 @@ def findings(timings: list[Timing], extra: dict) -> dict[str, list[str]]:
                 f"Beside the plain stream at {worst / 2**20:.0f} MiB the victim still read "
                 f"{v / 1e12:.2f} TB/s while the stream moved "
                 f"{row['plain'].bandwidth_with / 1e12:.2f} TB/s: together "
-                f"{total / 1e12:.2f} TB/s{ceiling}.")
+                f"{total / 1e12:.2f} TB/s{ceiling} (the stream's rate is its average over its "
+                f"whole run, which the victim overlaps only in part).")
         small = min(plain)
         most = max(size_cells(timings, k)[small]["slowdown"] for k in keys)
         out["size"].append(
