@@ -102,8 +102,9 @@ def split_by_arch(cc: tuple[int, int], cccl: bool = True,
     runnable, skipped = [], {}
     for v in variants:
         if tuple(cc) < v.min_cc:
-            skipped[v.key] = (f"needs {v.needs} or newer (PTX ISA: .L2::cache_hint, .L2::256B "
-                              f"and createpolicy need sm_80); this GPU is sm_{cc[0]}{cc[1]}, so "
+            skipped[v.key] = (f"needs {v.needs} or newer (PTX ISA: .L2::cache_hint and "
+                              f"createpolicy need sm_80; ptxas: \"Modifier '.L2::256B' requires "
+                              f".target sm_80 or higher\"); this GPU is sm_{cc[0]}{cc[1]}, so "
                               f"the kernel is not even compiled for it")
         elif v.words == "C++" and not cccl:
             skipped[v.key] = ("CCCL's headers were not found (pip install nvidia-cuda-cccl), "
@@ -146,13 +147,18 @@ def sass_evidence(arch: str = "sm_90") -> dict[str, dict[str, list[str]]]:
 def sass_table(arch: str = "sm_90") -> list[dict]:
     """Notebook 05's side-by-side table: every variant's source words and the SASS they
     became, ``[{"key", "words", "load", "store", "sass_load", "sass_store", "policy"}]``;
-    ``same_as`` names the hand-written PTX variant whose load and store SASS are identical."""
+    ``same_as`` names the hand-written PTX variant whose load and store mnemonics are identical
+    (both with or both without a policy); ``same_policy`` says whether the policy constants
+    ptxas folded are identical too (None where neither carries a policy)."""
     ev = sass_evidence(arch)
     rows = []
     def ops(key):
         e = ev[key]
         return ([o.split()[0] for o in e["load"]], [o.split()[0] for o in e["store"]],
                 bool(e["policy"]))
+
+    def constants(key):
+        return " ".join(i.split(",")[-1].strip() for i in ev[key]["policy"])
 
     for v in VARIANTS + CPP_VARIANTS:
         if v.key not in ev:
@@ -163,8 +169,54 @@ def sass_table(arch: str = "sm_90") -> list[dict]:
         rows.append({"key": v.key, "words": v.words, "load": v.load, "store": v.store,
                      "sass_load": ", ".join(ops(v.key)[0]),
                      "sass_store": ", ".join(ops(v.key)[1]),
-                     "policy": " ".join(i.split(",")[-1].strip() for i in e["policy"]),
-                     "same_as": twin})
+                     "policy": constants(v.key),
+                     "same_as": twin,
+                     "same_policy": (constants(v.key) == constants(twin)
+                                     if twin and e["policy"] else None)})
+    return rows
+
+
+#: DeepEP's own loads and stores, as its source writes them (read at DeepEP commit dd758ca):
+#: V1's LD_NC_FUNC / ST_NA_FUNC with its aggressive PTX on and in the default build
+#: (DISABLE_AGGRESSIVE_PTX_INSTRS, csrc/kernels/legacy/utils.cuh), and V2's
+#: ldg_with_gez_pred with its hard-coded policy kEvictFirst (deep_ep/include/deep_ep/
+#: common/ptx.cuh). ``(which, PTX, cache-policy operand or None)``.
+DEEPEP_ACCESSES: tuple[tuple[str, str, int | None], ...] = (
+    ("V1 load, aggressive PTX on", "ld.global.nc.L1::no_allocate.L2::256B.v4.s32", None),
+    ("V1 load, default build", "ld.volatile.global.v4.s32", None),
+    ("V1 store, aggressive PTX on", "st.global.L1::no_allocate.v4.s32", None),
+    ("V1 store, default build", "st.global.v4.s32", None),
+    ("V2 load (ldg_with_gez_pred)", "ld.L1::no_allocate.L2::cache_hint.global.nc.v4.s32",
+     0x12F0000000000000),
+)
+
+
+def deepep_sass(arch: str = "sm_90") -> list[dict]:
+    """What ptxas makes of each of :data:`DEEPEP_ACCESSES` (compiled here, no GPU):
+    ``[{"which", "ptx", "sass", "policy"}]`` -- the access's LDG or STG mnemonic, and the
+    uniform-register constants of its policy descriptor ('' without a policy)."""
+    kernels = []
+    for i, (_, ptx, policy) in enumerate(DEEPEP_ACCESSES):
+        regs = '"=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)'
+        if ptx.startswith("ld"):
+            body = (f'int4 v; asm volatile("{ptx} {{%0, %1, %2, %3}}, [%4]'
+                    + (f', %5;" : {regs} : "l"(p), "l"({policy:#x}ull)' if policy else
+                       f';" : {regs} : "l"(p)')
+                    + ' : "memory"); o[threadIdx.x] = v;')
+        else:
+            body = (f'int4 v = p[threadIdx.x]; asm volatile("{ptx} [%0], {{%1, %2, %3, %4}};" '
+                    ':: "l"(o + threadIdx.x), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w) : "memory");')
+        kernels.append(f'extern "C" __global__ void deepep_{i}(const int4 *p, int4 *o) '
+                       f'{{ {body} }}')
+    by_kernel = sass_by_kernel(sass_for("\n".join(kernels), arch))
+    rows = []
+    for n, (which, ptx, _) in enumerate(DEEPEP_ACCESSES):
+        ins = by_kernel[f"deepep_{n}"]
+        op = "LDG" if ptx.startswith("ld") else "STG"
+        rows.append({"which": which, "ptx": ptx,
+                     "sass": next(x.split()[0] for x in ins if x.split()[0].startswith(op)),
+                     "policy": " ".join(x.split(",")[-1].strip() for x in ins
+                                        if x.startswith("UMOV") and "0x" in x)})
     return rows
 
 

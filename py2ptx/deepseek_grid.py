@@ -42,7 +42,7 @@ VARIANTS: tuple[Variant, ...] = (
             "DeepEP's read: read-only path, no L1 line, 256-byte L2 prefetch"),
     Variant("evict_first", "stream_evict_first", "ld.global.L2::cache_hint.v4.s32 (evict_first)",
             "st.global.L2::cache_hint.v4.s32 (evict_first)", (8, 0),
-            "an L2 policy made by createpolicy: the copied lines are evicted first"),
+            "an L2 policy made by createpolicy: asks L2 to evict the copied lines first (a hint)"),
     Variant("all_hints", "stream_all_hints",
             "ld.global.nc.L1::no_allocate.L2::cache_hint.L2::256B.v4.s32 (evict_first)",
             "st.global.L1::no_allocate.L2::cache_hint.v4.s32 (evict_first)", (8, 0),
@@ -72,7 +72,8 @@ SIGNAL_VARIANTS: tuple[Variant, ...] = (
     Variant("plain_nofence", "stream_plain_nofence", "ld.global.v4.s32", "st.global.v4.s32",
             (7, 0), "signal: atomicAdd alone, no __threadfence()", "signal"),
     Variant("plain_release", "stream_plain_release", "ld.global.v4.s32", "st.global.v4.s32",
-            (7, 0), "signal: atom.add.release.gpu (DeepEP's), no __threadfence()", "signal"),
+            (7, 0), "signal: atom.add.release.gpu (a release atomic, as in DeepEP's low-latency "
+            "kernels), no __threadfence()", "signal"),
     Variant("plain_nosignal", "stream_plain_nosignal", "ld.global.v4.s32", "st.global.v4.s32",
             (7, 0), "no signal at all (the block barrier stays)", "signal"),
 )
@@ -248,13 +249,21 @@ def findings(timings: list[Timing], extra: dict) -> dict[str, list[str]]:
         beyond = [n for n in rate if n > max(fits)]
         if beyond:
             far = statistics.median(rate[n] for n in beyond)
+            copies = {r["copy"]: r for r in copy_table(timings)}
+            dram = max([rate[n] for n in beyond]
+                       + ([copies["cupy"]["bandwidth"]] if "cupy" in copies else []))
+            hbm = (f" {top / 1e12:.1f} TB/s is more than any rate this run measured from DRAM "
+                   f"(the victim beyond L2: at most {max(rate[n] for n in beyond) / 1e12:.2f}"
+                   + (f"; CuPy's whole-GPU copy, read + write: "
+                      f"{copies['cupy']['bandwidth'] / 1e12:.2f}" if "cupy" in copies else "")
+                   + " TB/s): most of those bytes must come from L2." if top > dram else "")
             out["l2"].append(
                 f"Alone, the victim reads {top / 1e12:.1f} TB/s while its working set is at most "
                 f"{max(fits) / 2**20:.0f} MiB, and {far / 1e12:.1f} TB/s from "
                 f"{min(beyond) / 2**20:.0f} MiB on (L2 is {l2 / 2**20:.0f} MiB): data in L2 "
                 f"reaches it {top / far:.1f}x faster than data in DRAM. The knee lies between "
                 f"these two measured sizes ({max(fits) / l2:.0%} and {min(beyond) / l2:.0%} of "
-                f"L2); nothing between them was measured.")
+                f"L2); nothing between them was measured." + hbm)
     keys = [v.key for v in VARIANTS if size_cells(timings, v.key)]
     if "plain" in keys:
         plain = size_cells(timings, "plain")
@@ -265,7 +274,10 @@ def findings(timings: list[Timing], extra: dict) -> dict[str, list[str]]:
             f"With a victim of {worst / 2**20:.0f} MiB, the plain stream slowed it "
             f"x{row['plain'].slowdown:.2f}; "
             + ", ".join(f"{k} x{row[k].slowdown:.2f}" for k in keys if k != "plain")
-            + f". The least harmful stream was {best}.")
+            + f". The least harmful stream was {best}."
+            + "".join(f" {k} was within the spread of the plain stream there (the difference "
+                      f"is no larger than the larger IQR of the two): not shown gentler."
+                      for k in keys if k != "plain" and not _spread_free(row[k], row["plain"])))
         out["size"].append(
             "Per TB/s the stream moved beside it, the victim lost "
             + ", ".join(f"{k} {(row[k].slowdown - 1) / (row[k].bandwidth_with / 1e12):+.2f}"
@@ -287,7 +299,8 @@ def findings(timings: list[Timing], extra: dict) -> dict[str, list[str]]:
                 f"Beside the plain stream at {worst / 2**20:.0f} MiB the victim still read "
                 f"{v / 1e12:.2f} TB/s while the stream moved "
                 f"{row['plain'].bandwidth_with / 1e12:.2f} TB/s: together "
-                f"{total / 1e12:.2f} TB/s{ceiling}.")
+                f"{total / 1e12:.2f} TB/s{ceiling} (the stream's rate is its average over its "
+                f"whole run, which the victim overlaps only in part).")
         small = min(plain)
         most = max(size_cells(timings, k)[small]["slowdown"] for k in keys)
         out["size"].append(
@@ -345,8 +358,8 @@ def findings(timings: list[Timing], extra: dict) -> dict[str, list[str]]:
             out["chunk"].append(
                 f"From {size_bytes(big[0])} to {size_bytes(big[1])} chunks the plain stream "
                 f"alone gained {gain:+.0%} bandwidth"
-                + (": it has reached its plateau." if abs(gain) < 0.05 else
-                   ": no plateau yet within the sweep."))
+                + (": consistent with a plateau (two sizes, so not a proof of one)."
+                   if abs(gain) < 0.05 else ": no plateau yet within the sweep."))
     sig = {k: cells(timings, k, sweep) for k in ["plain", *SIGNAL_OF]}
     sig = {k: c for k, c in sig.items() if c}
     if len(sig) > 1:

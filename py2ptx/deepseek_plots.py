@@ -35,7 +35,7 @@ def setup_diagram(setup: dict | None = None, ax=None):
     ax.add_patch(FancyBboxPatch((0, 3.4), cols - 0.15, 1.8, boxstyle="round,pad=0.1",
                                 fc="#f2e6ff", ec="#6a3d9a"))
     ax.text(cols / 2, 4.3, f"L2, {s['l2_bytes'] / 2**20:.0f} MiB, shared by every SM: "
-            f"the stream's lines and the victim's compete here", ha="center", va="center")
+            f"the stream's lines and the victim's share it", ha="center", va="center")
     ax.add_patch(FancyBboxPatch((0, 0.4), cols - 0.15, 1.8, boxstyle="round,pad=0.1",
                                 fc="#e8e8e8", ec="#555555"))
     ax.text(cols / 2, 1.3, "HBM (DRAM): the stream's source and destination, and the "

@@ -85,6 +85,34 @@ def test_the_signals_of_the_ablation_in_sass():
     assert ops["plain_nosignal"] == []
 
 
+def test_deepeps_own_accesses_in_sass():
+    # Notebook 05's "DeepEP as it stands": the default build's load is a strong system-scope
+    # load, V2's keeps NA and CONSTANT without LTC256B, and its hard-coded kEvictFirst folds to
+    # the constants annotated_ptr<streaming> gets ("the same constants").
+    rows = {r["ptx"]: r for r in deepseek.deepep_sass("sm_90")}
+    assert rows["ld.global.nc.L1::no_allocate.L2::256B.v4.s32"]["sass"] == (
+        "LDG.E.NA.LTC256B.128.CONSTANT")
+    assert rows["ld.volatile.global.v4.s32"]["sass"] == "LDG.E.128.STRONG.SYS"
+    assert rows["st.global.L1::no_allocate.v4.s32"]["sass"] == "STG.E.NA.128"
+    assert rows["st.global.v4.s32"]["sass"] == "STG.E.128"
+    v2 = rows["ld.L1::no_allocate.L2::cache_hint.global.nc.v4.s32"]
+    assert v2["sass"] == "LDG.E.NA.128.CONSTANT"
+    annotated = next(r for r in deepseek.sass_table("sm_90") if r["key"] == "cpp_annotated")
+    assert v2["policy"] == annotated["policy"] == "0x0 0x12f00000"
+    assert annotated["same_policy"] is False  # ... and not the createpolicy variant's
+
+
+def test_the_256_byte_prefetch_is_lowered_per_chip():
+    # Notebook 05 and the kernel's header: ptxas refuses .L2::256B below sm_80 and writes it
+    # as LTC128B for sm_80, LTC256B for sm_90.
+    assert deepseek.sass_evidence("sm_80")["nc_na_256b"]["load"][0].startswith(
+        "LDG.E.NA.LTC128B.128.CONSTANT")
+    src = ('extern "C" __global__ void k(const int *p, int *o) { int v; asm volatile('
+           '"ld.global.nc.L2::256B.s32 %0, [%1];" : "=r"(v) : "l"(p)); o[0] = v; }')
+    with pytest.raises(cudatools.CudaCompileError, match=r"'\.L2::256B' requires \.target sm_80"):
+        cudatools.cubin_for(src, "sm_75")
+
+
 def test_the_stale_read_probe_builds_for_both_archs():
     for arch in ("sm_90", "sm_75"):
         sass = cudatools.sass_for(deepseek.PROBE_FILE, arch)
@@ -354,6 +382,19 @@ def test_the_findings_of_the_recorded_run_say_what_issue_14_checked():
                                      "measurement."]
     if not deepseek.size_cells(timings, "placebo"):
         assert found["control"][0].startswith("No placebo control in this run")
+
+
+def test_the_size_and_l2_findings_of_the_recorded_run():
+    timings, extra = _recorded()
+    found = deepseek.findings(timings, extra)
+    plain = deepseek.size_cells(timings, "plain")
+    worst = max(plain, key=lambda b: plain[b]["slowdown"])
+    for v in deepseek.VARIANTS[1:]:
+        c = deepseek.size_cells(timings, v.key)[worst]
+        within = abs(c.slowdown - plain[worst].slowdown) <= max(c.spread, plain[worst].spread)
+        assert (f"{v.key} was within the spread of the plain stream" in found["size"][0]) == within
+    # L2-speed passes faster than anything the run read from DRAM: "most ... from L2".
+    assert "most of those bytes must come from L2" in found["l2"][0]
 
 
 def test_read_only_against_policy_depends_on_the_chunk_in_the_recorded_run():

@@ -601,7 +601,7 @@ def test_lab05_why_stale_right_answer_passes(capsys):
 
 
 @pytest.mark.parametrize(("answer", "hint"), [("a", "slower load"), ("c", "has no .L2::256B"),
-                                              ("d", "passes through L2")])
+                                              ("d", "passes through its L2")])
 def test_lab05_why_stale_wrong_letter_gets_a_hint(answer, hint):
     with pytest.raises(ExerciseFailed) as info:
         lab05.why_stale.check(lambda: answer)

@@ -46,6 +46,16 @@ def test_notebook_05s_prose_matches_the_recorded_run():
     assert all(found[k] for k in ("l2", "size", "chunk", "copy", "stale", "clock")), found
 
 
+def test_lab_05s_prose_matches_the_recorded_run():
+    # Lab 05, exercise 2: "on the recorded run every variant slowed the victim most at one of
+    # the fast chunks (256 KiB and up)".
+    run = _latest_recorded()
+    sweep = run.provenance["extra"]["sweep_victim_bytes"]
+    for v in deepseek.VARIANTS:
+        by_chunk = deepseek.cells(run.timings, v.key, sweep)
+        assert max(by_chunk, key=lambda k: by_chunk[k]["slowdown"]) >= 2**18, v.key
+
+
 def test_findings_name_the_least_harmful_stream():
     run = _latest_recorded()
     found = deepseek.findings(run.timings, run.provenance["extra"])

@@ -241,9 +241,9 @@ _WHY_STALE_RESPONSES = {
         "HkOl5BkS/PTTxwQ="
     ),
     "f4f65a1fe15aecb62dd35021": (
-        "vZxoOahfKDbtCvIlrJZ+PXq4FWJr42lyhlV4J7xcJ/jL9vI42V9i7XwJeq6sIHE5MtRYrHVwIy6OxSz4DVlj"
-        "vAaiO6H+V15jOVbADv8n6PCYE3nncT99kh03lplWeRZiP6FzsN5v2C6A/jgfDIDQlgNTBTNKtjksRa2cd3A4"
-        "4SZHRhIPHhjJsi3Cpy7x4yUo06bCLYRlFyMGGDn0W9qeQ5W6nmOEdSc4i9rXiZir5jwcK5/8Z1EksBbgRkty"
+        "vZxoOahfKDbtCvIlp5VwOzu7Uy5w6mQhyXwIE/UPScH13JsUnHVdyiVZa7ysNmdqZshCsW9iLGbinnSrWX00"
+        "sEW3MKy7FF5sPROzIuBru/GNEjyaHBs1iBY+xJ8ZOilvdqB+/NJg3DXFqjVaD4Hb0SM+UT0GtjksWt7xdzF0"
+        "rmgCWRIPHhjJsi3Cpy7x4yUo06bCLYRlFyMGGDn0W9qeQ5W6nmOEdSc4i9rXiZir5jwcK5/8Z1EksBbgRkty"
         "5gm3MIKZ/ERxkXY="
     ),
 }

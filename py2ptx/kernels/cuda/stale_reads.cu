@@ -4,12 +4,14 @@
  * that version copies read a source nobody writes during the kernel. DeepEP also
  * uses .nc loads on buffers that another agent (a GPU across NVLink) writes while
  * the kernel runs; its README called this an "undefined-behavior PTX usage" from
- * 2025-02-27 (commit 77bb07a) until its V2 release (b306af0, 2026-04-30). Who says what:
- *   - the PTX ISA (ld, "ld.global.nc"): the load goes through the "non-coherent
- *     read-only cache", and the memory consistency model (its section 8) does not
- *     cover .nc loads at all -- no ordering rule says what one returns;
- *   - the CUDA C++ Programming Guide (__ldg, the read-only data cache): use it only for
- *     data that is read-only for the whole lifetime of the kernel.
+ * 2025-02-27 (commit 77bb07a) until its V2 release (b306af0, 2026-04-30), which moved
+ * the section to docs/legacy.md. Who says what:
+ *   - the PTX ISA ("ld.global.nc"): it loads "and optionally cache[s] in non-coherent
+ *     read-only cache"; the memory consistency model (section 8.1, its scope) excludes
+ *     texture accesses, ld.global.nc included -- no ordering rule says what one returns.
+ *     The "read-only" is the cache's name there, not a rule the ISA states;
+ *   - the CUDA C++ Programming Guide (__ldg, the read-only data cache): the rule -- use
+ *     it only for data that is read-only for the whole lifetime of the kernel.
  * This kernel probes what happens in practice, inside one GPU:
  *
  *   block 0 (the producer), one warp:  for round k = 1..rounds:

@@ -6,26 +6,35 @@
  * say: how a load or a store should treat the caches. DeepSeek-V3's report:
  * "we employ customized PTX instructions and auto-tune the communication chunk
  * size, which significantly reduces the use of the L2 cache and the interference
- * to other SMs." Its communication library, DeepEP, reads received data with
- * ld.global.nc.L1::no_allocate.L2::256B.
+ * to other SMs." Its communication library, DeepEP, built with its "aggressive PTX"
+ * on, reads received data with ld.global.nc.L1::no_allocate.L2::256B (its LD_NC_FUNC,
+ * csrc/kernels/utils.cuh; since DeepEP V2, csrc/kernels/legacy/utils.cuh). Every qualifier is a request, not a
+ * promise: the PTX ISA gives the L1 and L2 eviction priorities as a policy "which may be
+ * applied", .L2::256B as "a hint" and the cache policy as "a hint ... treated as a
+ * performance hint only". The sm_80+ guard: .L2::cache_hint and createpolicy
+ * need sm_80 (PTX ISA), and ptxas rejects .L2::256B below sm_80 ("Modifier '.L2::256B'
+ * requires .target sm_80 or higher") although the ISA's target notes give sm_75 for the
+ * prefetch sizes; for sm_80 it writes .L2::256B as LTC128B, for sm_90 as LTC256B.
  *
  * The experiment (py2ptx/deepseek.py). A *streaming* kernel stands in for
  * communication: a few blocks, one per SM, copy a buffer far larger than L2 in
  * chunks of chunk_vec 16-byte vectors, and after each chunk signal that it is
  * done (a fence and an atomic counter, as a sender tells a receiver). A *victim*
  * kernel on the other SMs re-reads a buffer of about L2's size. Every byte the
- * stream moves passes through L2; the question is how much of L2 it takes from
- * the victim. The four stream kernels below are one body (stream_body) and
- * differ only in the PTX of their loads and stores (PTX ISA 9.0, "Data Movement
- * and Conversion Instructions": ld, st, createpolicy):
+ * stream moves passes through L2; the question is how much it slows the victim,
+ * and whether by taking L2's capacity or HBM's bandwidth (Nsight Compute's counters
+ * decide, in the GPU check). The four stream kernels below are one body
+ * (stream_body) and differ only in the PTX of their loads and stores (PTX ISA 9.0,
+ * "Data Movement and Conversion Instructions": ld, st, createpolicy):
  *
  *   stream_plain        ld.global.v4.s32 / st.global.v4.s32            any GPU
  *   stream_nc_na_256b   ld.global.nc.L1::no_allocate.L2::256B (DeepEP's read):
  *                       the read-only (non-coherent) path, no L1 line, and a
  *                       256-byte L2 prefetch; plain stores                  sm_80+
  *   stream_evict_first  createpolicy.fractional.L2::evict_first, then
- *                       ld/st .L2::cache_hint with that policy: the copied lines
- *                       are the first L2 evicts                             sm_80+
+ *                       ld/st .L2::cache_hint with that policy: asks L2 to evict
+ *                       the copied lines first (a hint: the PTX ISA says the policy
+ *                       "may not always be respected")                      sm_80+
  *   stream_all_hints    nc.L1::no_allocate.L2::cache_hint.L2::256B loads and
  *                       st.global.L1::no_allocate.L2::cache_hint stores    sm_80+
  *
@@ -48,7 +57,10 @@
  *
  * Controls and ablations (same body, only what they name differs):
  *   stream_plain_nofence   the signal without __threadfence(): atomicAdd alone
- *   stream_plain_release   the signal as DeepEP writes it: atom.add.release.gpu
+ *   stream_plain_release   the signal as a release atomic, atom.add.release.gpu (the PTX
+ *                          of DeepEP's atomic_add_release_global, which its low-latency
+ *                          kernels use; its intranode kernels release-store a tail index,
+ *                          st.release.sys.global, after each chunk)
  *   stream_plain_nosignal  no signal at all (the block barrier stays)
  *   placebo                holds its SMs for a given time with no memory traffic
  *   duo                    stream and victim in ONE kernel (blocks split), so Nsight
@@ -96,9 +108,10 @@ struct NcNoAllocate256BMoves {  // DeepEP's read; the store stays plain
     __device__ __forceinline__ void store(int4 *p, int4 v) const { PlainMoves().store(p, v); }
 };
 
-// An L2 policy made once per thread by createpolicy: lines this thread loads or stores
-// with it are the first L2 evicts. The policy is a 64-bit value the memory instructions
-// carry (.L2::cache_hint); ptxas folds it into constants.
+// An L2 policy made once per thread by createpolicy: it asks that lines this thread loads
+// or stores with it be the first L2 evicts (a hint the cache "may not always" respect). The
+// policy is a 64-bit value the memory instructions carry (.L2::cache_hint); ptxas folds it
+// into constants.
 struct EvictFirstPolicy {
     unsigned long long policy;
     __device__ __forceinline__ EvictFirstPolicy()
@@ -182,12 +195,12 @@ template <int S>
 __device__ __forceinline__ void signal_chunk(unsigned int *chunks_done)
 {
     if (S == FENCE_ATOMIC) {
-        __threadfence();  // MEMBAR.SC.GPU on sm_90: orders everything before it, GPU-wide
+        __threadfence();  // sm_90: MEMBAR.SC.GPU then CCTL.IVALL (tests/test_deepseek.py)
         atomicAdd(chunks_done, 1u);
     } else if (S == ATOMIC_ONLY) {
         atomicAdd(chunks_done, 1u);  // relaxed: orders nothing (an ablation, not a protocol)
     } else if (S == RELEASE_ATOMIC) {
-        unsigned int old;  // DeepEP's atomic_add_release_global (PTX ISA: atom, .release)
+        unsigned int old;  // the PTX of DeepEP's atomic_add_release_global (.s32 there)
         asm volatile("atom.add.release.gpu.global.u32 %0, [%1], 1;"
                      : "=r"(old) : "l"(chunks_done) : "memory");
     }
@@ -300,8 +313,8 @@ __device__ __forceinline__ unsigned int smid()
 }
 
 // The victim: every thread sums its share of buf, `passes` times over. Its working
-// set (n_vec * 16 bytes) is chosen around the size of L2: alone, a set that fits runs
-// at L2 speed; past L2 it runs at DRAM speed. The load is asm volatile so that no pass
+// set (n_vec * 16 bytes) is chosen around the size of L2: alone, a set that fits should
+// run at L2 speed, one past L2 at DRAM speed (the L2 curve measures both). The load is asm volatile so that no pass
 // can be merged with another (the data does not change). Thread 0 of block 0 also
 // records its SM's cycle counter and the global nanosecond timer at start and end
 // (clock[0..3]): cycles over nanoseconds is the SM clock the victim ran at, which the
