@@ -1,5 +1,6 @@
 """Bank conflicts computed on CPU threads (py2ptx.banks), checked on the ladder's kernels
-against the degrees the recorded H200 runs are consistent with (/work/shared/DEVICE.md:
+against the degrees the recorded H200 run is consistent with
+(results/20261128T194029Z-nvidia-h200-gpu-ladder.json and the wavefront model of notebook 03:
 version 3 is 2-way, merge-split with contiguous runs 16-way)."""
 
 import numpy as np

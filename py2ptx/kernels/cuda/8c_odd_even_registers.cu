@@ -16,9 +16,10 @@
  *     rungs 7 and 8 (tests/test_sorts.py checks the keys after every phase against
  *     py2ptx.gpusorts.odd_even_phases), so it stays a same-algorithm version.
  *
- * Why: rung 8 is shared-memory bound, not barrier bound (/work/shared/DEVICE.md, the
- * recorded H200 run: ~n^2/8 shared-memory wavefront cycles predicted 16.95 ms at 2^14,
- * 17.2 ms measured; even conflict-free shared memory would cap it near n^2/16 cycles).
+ * Why: rung 8's time is consistent with a shared-memory bound, not a barrier bound
+ * (results/20261128T194029Z-nvidia-h200-gpu-ladder.json: ~n^2/8 shared-memory wavefront
+ * cycles predict 16.95 ms at 2^14, 17.2 ms measured; a model fit, not a counter; even
+ * conflict-free shared memory would cap it near n^2/16 cycles).
  * Here a phase touches shared memory for 2 keys of K per thread, every other phase.
  * What is left is the integer min/max: one VIMNMX per key per phase (K per thread per
  * phase; tests/test_sass_facts.py counts them), n^2 in all, at 64 per clock per SM
