@@ -436,3 +436,18 @@ def test_notebook_06s_crossover_reads_the_recorded_host_share():
     text = notebook_text("06-the-whole-ladder")
     assert "host's own time for the call" in text and "A bigger GPU does not help" not in text
     assert "rung 10's reorganization" not in text and "their version 5's" in text
+
+
+def test_numbas_loop_touches_no_vector_register_but_the_stack():
+    # Notebook 02: "these instructions only zero a register and copy a small structure on the
+    # stack around the call; none is in the sorting loop" -- the cell counts, this checks.
+    from py2ptx.kernels import bubble_numba
+
+    bubble_numba.bubble_sort(np.zeros(3, dtype=np.int32))
+    asm = bubble_numba.bubble_sort.inspect_asm(bubble_numba.bubble_sort.signatures[0])
+    vector = [ln.strip() for ln in asm.splitlines() if "xmm" in ln or "ymm" in ln]
+    zeroing = ("vxorps", "xorps", "pxor", "vpxor")
+    elsewhere = [ln for ln in vector if "%rsp" not in ln and not (
+        ln.split()[0] in zeroing and len(set(ln.split(None, 1)[1].replace(" ", "").split(","))) == 1)]
+    assert elsewhere == []
+    assert "the line counts, it does not assume" in notebook_text("02-c-and-numba")
