@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from .ladder import rung
 from .speedups import layer_split, speedup_split
-from .timing import Timing, format_seconds, format_speedup
+from .timing import Timing, fit_power_law, format_seconds, format_speedup
 
 #: Leiserson et al. (2020), Table 1: Python -> AVX intrinsics, 4096 x 4096 matrix product.
 LEISERSON_TOTAL = 62_806
@@ -82,14 +82,37 @@ def compare(a_name: str, a: Timing, b_name: str, b: Timing) -> str:
 # --------------------------------------------------------------------------- notebook 01
 
 
+#: How far a measured time may stray from an n² prediction (either way) and still be read as
+#: following it: ×0.8 to ×1.25.
+QUADRATIC_BAND = 1.25
+
+
 def quadratic_prediction(timings: list[Timing]) -> str:
-    """Notebook 01: the first size's time scaled by (n / n0)^2, against the last size."""
+    """Notebook 01: the first size's time scaled by (n / n0)^2, against the last size, and
+    what the ratio says -- computed, so a busy machine's rerun cannot contradict it. When
+    the medians stray from n², the fastest samples (the least disturbed) are compared too."""
     first, last = timings[0], timings[-1]
-    predicted = first.median * (last.n / first.n) ** 2
-    return (f"From n = {first.n:,} ({format_seconds(first.median)}), n² predicts "
+    scale = (last.n / first.n) ** 2
+    predicted = first.median * scale
+    off = last.median / predicted
+    line = (f"From n = {first.n:,} ({format_seconds(first.median)}), n² predicts "
             f"{format_seconds(predicted)} at n = {last.n:,}; measured "
-            f"{format_seconds(last.median)} ({format_speedup(last.median / predicted)} the "
-            f"prediction)")
+            f"{format_seconds(last.median)} ({format_speedup(off)} the prediction)")
+    if 1 / QUADRATIC_BAND <= off <= QUADRATIC_BAND:
+        return line + ": within ×1.25 either way, n² describes this machine's times."
+    best_off = last.best / (first.best * scale)
+    per = (f"per comparison {first.median / (first.n * (first.n - 1) / 2) * 1e9:.0f} ns at "
+           f"n = {first.n:,}, {last.median / (last.n * (last.n - 1) / 2) * 1e9:.0f} ns at "
+           f"n = {last.n:,}")
+    if 1 / QUADRATIC_BAND <= best_off <= QUADRATIC_BAND:
+        return (line + f": off n² by more than ×1.25 ({per}), but the fastest samples follow "
+                f"it ({format_speedup(best_off)}): the medians' excess is consistent with other "
+                f"work on this machine during the run, not with the sort itself. Rerun the cell.")
+    direction = ("slower" if best_off > 1 else "faster") + " than n² predicts"
+    return (line + f": off n² by more than ×1.25 ({per}), the fastest samples too "
+            f"({format_speedup(best_off)}, {direction}). Fixed costs per call would make the "
+            f"large n relatively faster; a larger n whose list no longer fits a cache would make "
+            f"it slower; a busy machine can do either. This run alone does not tell which.")
 
 
 # --------------------------------------------------------------------------- notebook 02
@@ -103,9 +126,13 @@ def store_experiment(random_vec: Timing, random_scalar: Timing, sorted_vec: Timi
              f"sorted input (no swap, so no store): {after.text()}"]
     extra_random = random_vec.median - random_scalar.median
     extra_sorted = sorted_vec.median - sorted_scalar.median
-    if within_noise(sorted_vec, sorted_scalar):
-        lines.append("Without stores the gap is gone, within the noise: the cost comes with "
-                     "the stores.")
+    if within_noise(sorted_vec, sorted_scalar) and (sorted_vec.noisy or sorted_scalar.noisy):
+        lines.append("The sorted-input timings are too noisy here (IQR > 20 % of the median) "
+                     "to tell: their ranges overlap, but a gap could hide inside them. Rerun "
+                     "this cell on a quieter machine.")
+    elif within_noise(sorted_vec, sorted_scalar):
+        lines.append("Without stores the gap is gone, within the noise: the extra time comes "
+                     "with the stores.")
     elif extra_random > 0 and after.value < 1:
         lines.append(f"Without stores -O2 is even faster than the scalar loop "
                      f"({format_speedup(after.value)}): all of its extra time comes with the "
@@ -116,11 +143,33 @@ def store_experiment(random_vec: Timing, random_scalar: Timing, sorted_vec: Timi
             f"Without stores the extra time drops from {format_seconds(extra_random)} to "
             f"{format_seconds(extra_sorted)}: about {share:.0%} of it comes with the stores. "
             f"A {format_speedup(after.value)} gap remains with no store at all, which this "
-            f"experiment does not explain (the vector loop does more work per compare even "
-            f"without swapping: a load, a pshufd and two moves to general registers).")
+            f"experiment does not explain (even without swapping the vector loop does more per "
+            f"compare: one 8-byte load, then a pshufd and two moves to general registers, where "
+            f"the scalar loop has two 4-byte loads -- more instructions between the load and "
+            f"the compare).")
     else:
         lines.append("On random input -O2 was not slower here, so there is no gap to explain.")
     return "\n".join(lines)
+
+
+def exponents(series: dict[str, list[Timing]]) -> list[str]:
+    """Notebook 02: each line's fitted exponent (from the medians, and from the fastest
+    samples), and whether it is within 0.25 of bubble sort's 2."""
+    lines = []
+    for label, timings in series.items():
+        if len(timings) < 2:
+            continue
+        k, _ = fit_power_law(timings)
+        fastest = [Timing((t.best,), n=t.n) for t in timings]
+        k_best, _ = fit_power_law(fastest)
+        verdict = ("close to n²" if abs(k - 2) <= 0.25 else
+                   "close to n² from the fastest samples: the medians were disturbed"
+                   if abs(k_best - 2) <= 0.25 else
+                   "off n² even from the fastest samples: the comparisons are n(n−1)/2 on "
+                   "every rung, so this is the machine's doing (caches, other work), not "
+                   "the algorithm's")
+        lines.append(f"{label}: n^{k:.2f} (fastest samples: n^{k_best:.2f}), {verdict}")
+    return lines
 
 
 def numba_ir_facts(ir: str) -> dict[str, int]:

@@ -19,7 +19,9 @@ sort -- a different sorting network built from the same operation, and the same 
 of it (for n = 8 bubble sort compares the pair (0,1) seven times and (6,7) once;
 odd-even transposition compares every pair four times: 28 either way). How the
 compare-and-swaps are mapped to threads, memory and instructions is then the
-low-level part. Anything else is ``algorithm-change`` (co-optimization): a different
+low-level part -- including repeating some of them: variant 7c's halos recompute
+phases a neighbouring block also computes (its file says how many), the same network
+with redundant work, not a different one. Anything else is ``algorithm-change`` (co-optimization): a different
 network or operation (merge-split of runs, bitonic's compare-exchange at distance j,
 radix sort's digit passes, the library's sort), a different precision or model.
 Rung 1 is the ``baseline`` every speedup is measured against.

@@ -20,8 +20,10 @@ from .timing import refuse_simulator as _refuse_simulator
 
 KIND_COLORS = {"baseline": "#7f7f7f", "same-algorithm": "#1f77b4",
                "algorithm-change": "#d62728"}
+# "CPU only" is the hardware layer of a machine without a GPU: the box names the GPU's parts
+# (SMs, L2, HBM), none of which this machine has, so it is drawn as absent, not as running.
 MODE_COLORS = {"runs": "#c7e9c0", "produced": "#fde0a0", "absent": "#eeeeee",
-               "CPU only": "#c7e9c0", None: "#dde8f5"}
+               "CPU only": "#eeeeee", None: "#dde8f5"}
 
 
 def _measured_where(timings, machine: str, host: str) -> str:
@@ -378,7 +380,7 @@ def speedup_by_layer(panels: dict[str, dict[str, Timing]]):
                      f"{s.best}): {format_speedup(s.total)} in all")
             ax.text(max(s.total, 1.0) * 1.15, yi, label, va="center", fontsize=8)
             top = max(top, s.total)
-        ax.set_yticks(y, [f"{LAYERS[k].title}\n({_rung_numbers(k)})" for k in layers],
+        ax.set_yticks(y, [f"{LAYERS[k].title}\n({_rung_numbers(k, timings)})" for k in layers],
                       fontsize=9)
         ax.set_ylim(-0.6, len(layers) - 0.4)
         ax.axvline(1, color="black", lw=0.8)
@@ -398,10 +400,20 @@ def speedup_by_layer(panels: dict[str, dict[str, Timing]]):
     return fig
 
 
-def _rung_numbers(layer: str) -> str:
-    """``"rung 1"`` or ``"rungs 2, 3, 4"``: the rungs written at one layer of the stack."""
-    numbers = [str(r.number) for r in RUNGS if r.layer == layer]
-    return ("rung " if len(numbers) == 1 else "rungs ") + ", ".join(numbers)
+def _rung_numbers(layer: str, ran=None) -> str:
+    """``"rung 1"`` or ``"rungs 2, 3, 4"``: the rungs written at one layer of the stack; with
+    ``ran`` (the keys that ran on this panel's machine), those that did not run are named
+    apart, so a machine that ran 2-5 is never labelled with 2-10 (issue 13, item 10)."""
+    here = [r for r in RUNGS if r.layer == layer]
+    if ran is None or all(r.key in ran for r in here):
+        numbers = [str(r.number) for r in here]
+        return ("rung " if len(numbers) == 1 else "rungs ") + ", ".join(numbers)
+    done = [str(r.number) for r in here if r.key in ran]
+    missing = ", ".join(str(r.number) for r in here if r.key not in ran)
+    if not done:
+        return f"not run: {missing}"
+    return (("rung " if len(done) == 1 else "rungs ") + ", ".join(done)
+            + f"; not run: {missing}")
 
 
 # --------------------------------------------------------------------------- diagrams

@@ -4,7 +4,7 @@ Taught in notebook 00. :data:`LAYERS` (kept in :mod:`py2ptx.layers`, a leaf that
 rung registry can import) is the one description of the stack: the diagram in
 :mod:`py2ptx.plots` and the ladder's ``layer`` field use it.
 :func:`artifact` produces, *on this machine*, what each layer makes of the same
-three-line step: Python bytecode, x86 assembly from gcc, LLVM IR from Numba, the
+three-line step: Python bytecode, x86 assembly from gcc, optimized LLVM IR from Numba, the
 CUDA C source, the PTX NVRTC emits and the SASS ptxas assembles from it.
 
 PTX is not one language for every GPU: each file says which PTX ISA it is written in
@@ -136,7 +136,7 @@ PRODUCERS = {
     "python": ("application", "Python source", _python_source),
     "bytecode": ("compilers", "CPython bytecode", _bytecode),
     "x86": ("compilers", "x86-64 assembly (gcc)", _x86),
-    "llvm": ("compilers", "LLVM IR (Numba)", _llvm),
+    "llvm": ("compilers", "LLVM IR after optimization (Numba)", _llvm),
     "cuda": ("compilers", "CUDA C (input to NVRTC)", _cuda_c),
     "runtime": ("runtime", "CUDA runtime and driver on this machine", _runtime),
     "ptx": ("ptx", "PTX, .target sm_90 (NVRTC)", _ptx),

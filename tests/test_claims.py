@@ -349,3 +349,105 @@ def test_notebook_02s_reading_of_the_recorded_cpu_rungs_holds():
     assert f"{(r.value - 1) * 100:.0f} % slower" in notebook_text("02-c-and-numba")
     assert f"{numba.median * 1e3:.1f} ms against {c.median * 1e3:.1f} ms" in notebook_text(
         "02-c-and-numba").replace("\n", " ")
+
+
+# --------------------------------------------------------------------------- the review of 2026-12-02
+
+
+def test_the_quadratic_prediction_gives_a_verdict_computed_from_its_numbers():
+    # n = 128 -> 2048 is x256 the work: 1 ms predicts 256 ms.
+    follows = conclusions.quadratic_prediction([Timing((1e-3,), n=128), Timing((0.25,), n=2048)])
+    assert "n² describes this machine's times" in follows
+    # A busy machine: the medians stray (x3), the fastest samples do not.
+    busy = conclusions.quadratic_prediction(
+        [Timing((1e-3, 1e-3, 1e-3), n=128), Timing((0.75, 0.26, 0.8), n=2048)])
+    assert "the fastest samples follow it" in busy and "consistent with other work" in busy
+    # Off n² even at its fastest: the line says so and does not guess the cause.
+    off = conclusions.quadratic_prediction([Timing((1e-3,), n=128), Timing((0.75,), n=2048)])
+    assert "the fastest samples too" in off and "does not tell which" in off
+
+
+def test_the_store_experiment_does_not_conclude_from_noise():
+    rv, rs = Timing((4.0, 4.1, 3.9)), Timing((1.0, 1.02, 0.98))
+    noisy = conclusions.store_experiment(rv, rs, Timing((1.3, 0.6, 2.0, 1.5)),
+                                         Timing((1.3, 0.5, 2.2, 1.0)))
+    assert "too noisy" in noisy and "gap is gone" not in noisy
+
+
+def test_fitted_exponents_say_when_a_line_is_off_n_squared():
+    quiet = [Timing((1e-3,), n=100), Timing((4e-3,), n=200)]
+    busy = [Timing((1e-3,), n=100), Timing((8e-3, 4e-3), n=200)]
+    bent = [Timing((1e-3,), n=100), Timing((8e-3,), n=200)]
+    a, b, c = conclusions.exponents({"a": quiet, "b": busy, "c": bent})
+    assert a.endswith("close to n²") and "medians were disturbed" in b
+    assert "off n² even from the fastest samples" in c
+    assert "conclusions.exponents(series)" in notebook_text("02-c-and-numba")
+
+
+def test_fwrapv_makes_the_same_scalar_loop_notebook_02_says_it_does():
+    from py2ptx import cbuild
+
+    try:
+        wrapv = cbuild.asm_for("bubble_sort.c", ["-O2", "-fwrapv"], function="bubble_sort")
+        scalar = cbuild.asm_for("bubble_sort.c", ["-O2", "-fno-tree-slp-vectorize"],
+                                function="bubble_sort")
+    except Exception as err:  # no C compiler here
+        pytest.skip(f"no C compiler: {err}")
+    assert "xmm" not in wrapv
+    text = notebook_text("02-c-and-numba")
+    assert "keeps the swap scalar too" in text and "same_loop = (" in text  # the cell compares
+    assert "xmm" not in scalar  # whether the two are identical, the cell prints (gcc's choice)
+    assert "does it too: gcc can then no longer prove" not in text
+
+
+def test_notebook_02_names_the_host_cpu_of_the_recorded_cpu_rungs():
+    run = recorded("ladder")
+    assert "Xeon" in run.provenance["machine"]["cpu"]
+    text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", notebook_text("02-c-and-numba")).replace("\n", " ")
+    assert "recorded H200 machine's run" not in text and "host CPU, an Intel Xeon" in text
+
+
+def test_the_branchy_kernels_if_became_predicated_stores():
+    sass = cudatools.sass_by_kernel(cudatools.sass_for("8_odd_even_shared.cu"))["odd_even_shared"]
+    assert len([i for i in sass if re.match(r"@!?P\d STS\b", i)]) >= 2
+    text = notebook_text("04-ptx")
+    assert "*predicated* stores, `@P2 STS`" in text and '"6_... inline PTX' not in text
+
+
+def test_the_driver_jit_is_not_said_to_be_the_same_ptxas():
+    text = notebook_text("00-the-stack")
+    assert "or that the driver runs when it JIT-compiles PTX" not in text
+    assert "the driver carries its own copy" in text
+
+
+def test_co_optimization_is_defined_as_the_registry_defines_it():
+    text = notebook_text("00-the-stack")
+    assert "together with the hardware it runs on" not in text
+    assert "n(n−1)/2" in text and "py2ptx/ladder.py" in text
+    assert "n(n-1)/2" in ladder.__doc__
+
+
+def test_notebook_06s_crossover_reads_the_recorded_host_share():
+    there = reports.recorded_ladder(recorded("ladder"))
+    fastest_gpu = min((k for k in there if ladder.rung(k).device == "gpu"),
+                      key=lambda k: there[k].median)
+    t = there[fastest_gpu]
+    assert t.host_fraction is not None or t.meta.get("cpu_median_s")
+    text = notebook_text("06-the-whole-ladder")
+    assert "host's own time for the call" in text and "A bigger GPU does not help" not in text
+    assert "rung 10's reorganization" not in text and "their version 5's" in text
+
+
+def test_numbas_loop_touches_no_vector_register_but_the_stack():
+    # Notebook 02: "these instructions only zero a register and copy a small structure on the
+    # stack around the call; none is in the sorting loop" -- the cell counts, this checks.
+    from py2ptx.kernels import bubble_numba
+
+    bubble_numba.bubble_sort(np.zeros(3, dtype=np.int32))
+    asm = bubble_numba.bubble_sort.inspect_asm(bubble_numba.bubble_sort.signatures[0])
+    vector = [ln.strip() for ln in asm.splitlines() if "xmm" in ln or "ymm" in ln]
+    zeroing = ("vxorps", "xorps", "pxor", "vpxor")
+    elsewhere = [ln for ln in vector if "%rsp" not in ln and not (
+        ln.split()[0] in zeroing and len(set(ln.split(None, 1)[1].replace(" ", "").split(","))) == 1)]
+    assert elsewhere == []
+    assert "the line counts, it does not assume" in notebook_text("02-c-and-numba")

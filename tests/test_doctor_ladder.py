@@ -360,8 +360,11 @@ def test_speedup_by_layer_stacks_the_two_kinds_per_layer_and_names_each_machine(
     assert b.get_xscale() == "log"
     ticks = sorted(b.get_yticklabels(), key=lambda t: -t.get_position()[1])
     assert [t.get_text() for t in ticks] == [  # top to bottom, down the stack
-        "Application\n(rung 1)", "Languages and compilers\n(rungs 2, 3, 4, 5, 6, 7, 8, 9, 10)",
+        "Application\n(rung 1)", "Languages and compilers\n(rungs 3, 5; not run: 2, 4, 6, 7, 8, 9, 10)",
         "PTX (virtual ISA)\n(rung 11)"]
+    # Each panel names the rungs that ran on its own machine: A ran no rung 11.
+    a_ticks = sorted(a.get_yticklabels(), key=lambda t: -t.get_position()[1])
+    assert a_ticks[-1].get_text() == "PTX (virtual ISA)\n(not run: 11)"
     # On B, the PTX layer: blue from 1 to x1000 (rung 11), red on to x100,000 (np.sort).
     blue, red = [p for p in b.patches if p.get_y() < 0.5][:2]
     assert (blue.get_x(), blue.get_x() + blue.get_width()) == pytest.approx((1, 1000))

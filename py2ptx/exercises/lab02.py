@@ -151,21 +151,21 @@ WHY_SLOWER = {
 #: The answer, as a salted hash, and what the check says for each letter, sealed with it.
 _WHY_SLOWER_SALT = "Lab 02: why_slower 7c1e"
 _WHY_SLOWER_RESPONSES = {
+    "2a6554568d67930ff5869f7b": (
+        "g8h6tA+tL4T+J8BiI0cDoh196Oap+KFIaQdKItLVe2pp5o87XYXV7A5977t6YZyQmn+OF88BTUFqrOTSnNs7"
+        "SPKa2jEwdv4jF0LOIc4VKnBGG950t+Girrt4Ub3R/D0nMID7RQ=="
+    ),
     "009a6ab3b7d452624050ec72": (
-        "wuX24wGsxr/SodkU4Y6FbfwYhyMsHDrRqUKrRxaaJkqiEVaKlUOzH14WMtEloWGH6gT5vKzSAkyKladTbnP0"
-        "sVGWZS8sxiBjex/Ww1StJZlXZCO5Btl+f72RUyVXhQ=="
+        "wuX24wGsxr/SodkU4Y6FbfwYhyMsHDrRqUKrRxaaJkqiEVaKlUOzBkMEMtEkoHneuQDqr7zaFwnFgqwBZ3P2"
+        "rhiSeSNpwztpdB/WhkmtZ5hbPiuoVd4qZ66dByURyhyEAlKNVg=="
+    ),
+    "1826380ff5823767357b232e": (
+        "qPbSKaqqBxarlioo31xSZ7uQAsYRripZ/mH52CQ42RMLllnV3CE/EtSEyd/hpqsK3FEy1tHrkJbz/5aQ1oO9"
+        "yhSqJmsZGvLMisNjTaeVJBxkW8Y06CYB/GSLLm8N7jYdrXDfzg=="
     ),
     "164598f904c12fea9bd352f6": (
         "ts+zpF+HGHCJScNV9QKxZuP4JwF+KHaHQZ1gj/PBbZJu9IU+y47RwQL6mbipSItqvupOHmgXSZUuCdb57N4s"
-        "xoroOvSqLjMZ+7xupfW+VI0hxOmSrpg45IKUBi3JMA=="
-    ),
-    "1826380ff5823767357b232e": (
-        "qPbSKaqqBxarlioo31xSZ7uQAsYRripZ/mH52CQ42RMLllnV3CE/EtSEyd/hpqsK3FEy1tHrkJbz/5aQ1sWt"
-        "jx7mLXUaDrfJxdBuW6eXLhs3Gdd8vDAB+2CBeX4WrQ=="
-    ),
-    "2a6554568d67930ff5869f7b": (
-        "g8h6tA+tL4T+J8BiI0cDoh196Oap+KFIaQdKItLVe2pp5o87XYXV7A5977t6YZyQmn+OF88BTUFqrOTSnNs7"
-        "SPKa2jEwdv4jF0LOIc4VKnBGG950t+Girrt4Ub3R/A=="
+        "xoroOvSqLjMZ+7xupfW+VI0hxOmSrpg45IKUBi3JMEYkZrNzHg=="
     ),
 }
 

@@ -4,7 +4,8 @@
  * What changed from the previous version (py2ptx/kernels/bubble_python.py):
  *   - nothing in the algorithm: the same passes, the same comparisons, the same swaps;
  *   - everything in the layer: gcc turns each comparison into a handful of x86
- *     instructions instead of the ~20 bytecodes CPython interprets for it.
+ *     instructions instead of the dozen to thirty bytecodes CPython interprets for
+ *     it (notebook 01 counts them, on your Python).
  *
  * The indices are plain `int`, as in the textbook. That detail matters at -O2:
  * see notebook 02 ("why is -O2 slower than -O1?") before you change it.
