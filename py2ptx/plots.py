@@ -232,8 +232,9 @@ def block_schedule(data: dict, machine: str, ax=None):
     ax.set_title("Which SM ran each block, and when", fontsize=11)
     ax.grid(True, alpha=0.3)
     launched = (f"{data['blocks']:,} blocks of {data['threads']:,} threads on {data['sms']} SMs, "
-                f"each spinning {data.get('spin_cycles', 0):,} cycles; up to "
-                f"{residency['most_at_once']} at once per SM, {residency['waves']} "
+                f"each spinning {data.get('spin_cycles', 0):,} cycles; at most "
+                f"{residency['most_at_once']} at once on any SM (as the timestamps show, not "
+                f"an occupancy limit), {residency['waves']} "
                 f"wave{'s' if residency['waves'] != 1 else ''}; {machine}")
     below = textwrap.fill(launched, 120) + "\n\n" + textwrap.fill(schedule_caption(data), 120)
     ax.annotate(below, (0, 0), xycoords="axes fraction", xytext=(0, -34),

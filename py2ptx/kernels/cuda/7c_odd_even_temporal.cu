@@ -14,8 +14,10 @@
  *     phases take ceil(n / H) launches (made even, so the keys end where they began),
  *     not n, and every launch runs on ceil(n / tile) SMs, not rung 8's one.
  * Same algorithm: the same n phases of the same neighbour compare-and-exchange; the
- * halos only recompute phases a neighbouring block also computes (about 2H/tile more
- * compare-and-exchanges). tests/test_sorts.py checks the keys after every launch
+ * halos only recompute phases a neighbouring block also computes. That is not a small
+ * overhead: a block runs its phases on tile + 2H keys to keep tile of them, so
+ * (tile + 2H) / tile as many compare-and-exchanges as rung 7 makes -- x2 at tile 512,
+ * H 256. tests/test_sorts.py checks the keys after every launch
  * against py2ptx.gpusorts.odd_even_phases after as many phases.
  * Its shared-memory pairs are rung 8's (keys[i], keys[i+1] at i = 2t: a 2-way bank
  * conflict); its point is the many SMs and the n/H launches.
