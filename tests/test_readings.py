@@ -39,10 +39,15 @@ def test_the_wavefront_law_uses_the_device_time_where_there_is_one():
 def test_crossovers_name_both_cpu_references():
     ts = [cpu("c_bubble_scalar", 10, 1.0), cpu("c_bubble_scalar", 20, 4.0),
           cpu("numpy_sort", 10, 1e-6), gpu("bitonic", 10, 2.0), gpu("bitonic", 20, 3.0)]
-    (line,) = readings.crossovers(ts)
+    line, *absent = readings.crossovers(ts, recorded=set())
     assert "the C bubble sort from n = 20" in line and "np.sort: never" in line
-    (line,) = readings.crossovers(ts[:2] + ts[3:])
+    line, *_ = readings.crossovers(ts[:2] + ts[3:], recorded=set())
     assert "np.sort: not in this run" in line
+    # Notebook 03's GPU versions without a time are named, never silently left out.
+    named = {a.split()[0] for a in absent}
+    assert {"odd_even_registers", "merge_split_interleaved", "cupy_sort"} <= named
+    assert all("no crossover to compute" in a and "not yet measured on a GPU" in a
+               for a in absent)
 
 
 def test_launch_costs_say_plainly_when_no_graph_was_replayed():
@@ -58,14 +63,20 @@ def test_each_conclusion_follows_its_numbers():
     law = n * n / 8 / readings.H200_CLOCK_HZ
     base = [cpu("c_bubble_scalar", n, 0.3), gpu("odd_even_global", n, 0.15, host=0.99)]
     slower = readings.reading(base + [gpu("odd_even_shared", n, law),
-                                      gpu("merge_split", n, 2 * law)])
+                                      gpu("merge_split", n, 2 * law)], recorded=set())
     text = " ".join(slower)
     assert "Fewer barriers and slower" in text and "within 10 %" in text
-    assert "Python is 99% of its event time" in text
+    assert "Python is 99% of its event time" in text and "Answer: launches" in text
+    assert "1,024 barriers to rung 8's 16,384 (1/16)" in text and "up to a 16-way" in text
+    assert "neither a CUDA graph replay" in text
     faster = " ".join(readings.reading(base + [gpu("odd_even_shared", n, 2 * law),
-                                               gpu("merge_split", n, law)]))
+                                               gpu("merge_split", n, law)], recorded=set()))
     assert "Fewer barriers and faster" in faster and "does not account for all" in faster
     assert "Host-bound" in faster and "odd_even_global at n = 16,384 (99%)" in faster
+    # Not host-bound (host share unknown, then 50 %): no "Answer: launches".
+    cool = [cpu("c_bubble_scalar", n, 0.3), gpu("odd_even_global", n, 0.15, host=0.05),
+            gpu("odd_even_shared", n, law)]
+    assert "Answer: launches" not in " ".join(readings.reading(cool, recorded=set()))
 
 
 def test_throughput_and_ceilings():
@@ -77,25 +88,49 @@ def test_throughput_and_ceilings():
     assert by["odd_even_shared"].keys_per_s == pytest.approx(n / 0.017)
     assert by["odd_even_shared"].fraction == pytest.approx(n * n / 16 / 1.98e9 / 0.017)
     assert "HBM" in by["bitonic"].limit and by["odd_even_global"].fraction is None
+    assert "none modelled" in by["odd_even_global"].limit  # says why there is no ceiling
+    (ms,) = readings.throughput([gpu("merge_split", n, 1e-3)])
+    assert ms.fraction == pytest.approx(1024 * n / 16 / 1.98e9 / 1e-3)  # p·n/16 cycles
 
 
 def test_the_recorded_h200_run_says_what_issue_12_quotes():
     run = results.load_run(RECORDED)
     text = " ".join(readings.reading(run.timings, run.provenance.get("extra")))
     assert "rung 8 takes 17.2 ms" in text and "×18.1 over the scalar C bubble sort" in text
-    assert "The wavefront law predicts 16.9 ms" in text and "= 1.017" in text
+    assert "The wavefront law (a model) predicts 16.9 ms" in text and "= 1.017" in text
+    assert "Answer: launches" in text and "in 17.2 ms (×8.77)" in text
     assert "Merge-split (8b) takes 30.4 ms" in text and "Fewer barriers and slower" in text
     assert "bitonic at n = 1,024 (93%)" in text  # host-bound, from its recorded host time
 
 
-def test_the_new_variants_are_read_only_where_the_run_has_them():
+def test_the_new_variants_are_measured_only_where_the_run_has_them():
     n = 2**14
     base = [cpu("c_bubble_scalar", n, 0.3), gpu("merge_split", n, 0.03)]
-    assert not any("8c" in line or "8d" in line for line in readings.reading(base))
+    absent = " ".join(readings.reading(base, recorded=set()))
+    for label in ("8c", "8d", "9b", "7c"):  # named, with why -- never silently omitted
+        assert f"Variant {label} (" in absent
+    assert absent.count("not yet measured on a GPU") == 4
+    assert "design target, not a measurement" in absent and "≤ 3 ms here" in absent
+    assert "takes" not in absent.split("Variant 8c")[1].split(".")[0]  # no time claimed
+    elsewhere = " ".join(readings.reading(base, recorded={"odd_even_registers"}))
+    assert "a recorded run in results/ has one" in elsewhere
     text = " ".join(readings.reading(base + [gpu("odd_even_registers", n, 3e-3),
-                                             gpu("merge_split_interleaved", n, 3e-3)]))
+                                             gpu("merge_split_interleaved", n, 3e-3)],
+                                     recorded=set()))
     assert "Variant 8c (keys in registers) takes 3 ms" in text and "×100 over the C" in text
-    assert "8d (interleaved, 1-way) 3 ms" in text and "×10" in text
+    assert "8d (interleaved runs, no branch" in text and "3 ms" in text and "×10" in text
+
+
+def test_the_recorded_runs_say_which_versions_no_gpu_has_run():
+    recorded = readings.recorded_keys(results.REPO / "results")
+    assert {"odd_even_shared", "merge_split", "bitonic", "cupy_sort"} <= recorded
+    run = results.load_run(RECORDED)
+    lines = readings.unmeasured(run.timings, recorded=recorded)
+    assert {line.split()[1] for line in lines} >= {
+        "odd_even_temporal", "odd_even_registers", "merge_split_interleaved",
+        "bitonic_registers", "triton_bitonic"}
+    assert not any(line.split()[1] in recorded for line in lines
+                   if "not yet measured" in line)
 
 
 def test_the_cpu_model_counts_fewer_stores_than_the_law():

@@ -72,6 +72,67 @@ def test_notebook_03s_reading_is_computed_from_the_run_shown():
         assert not measured, (cid, measured)
 
 
+NEVER_RUN = ("odd_even_temporal", "odd_even_registers", "merge_split_interleaved",
+             "bitonic_registers", "triton_bitonic")
+
+
+def _notebook_03():
+    import nbformat
+
+    nb = nbformat.read(results.REPO / "notebooks" / "03-cuda-parallel-sort.ipynb", as_version=4)
+    return {c.get("id"): c.source for c in nb.cells}
+
+
+def test_notebook_03s_no_gpu_has_run_them_yet_is_true():
+    # Notebook 03's Markdown says variants 7c, 8c, 8d and 9b (and 04's 9t) have never run
+    # on a GPU. A recorded run that has them makes this fail: rewrite those sentences
+    # (cells 9f0d2681, 8c-md, 8d-md, 9b-md, registers-md, 5e2d3879) before committing it.
+    from py2ptx import readings
+
+    ran = readings.recorded_keys(results.REPO / "results") & set(NEVER_RUN)
+    assert not ran, f"a recorded run now has {sorted(ran)}: notebook 03's prose says none does"
+    cells = _notebook_03()
+    assert "**no GPU has run them yet**" in cells["9f0d2681"]
+    for cid in ("8c-md", "8d-md", "9b-md", "registers-md"):
+        assert "No GPU has run" in cells[cid] or "no GPU has run" in cells[cid], cid
+
+
+def test_notebook_03s_typed_numbers():
+    # Numbers typed in notebook 03's Markdown that are not measurements: each computed here.
+    from py2ptx import gpusorts, readings
+
+    cells = _notebook_03()
+    # "all 8. Key 1 ... home after 7; key 2 ... home only after phase 8" (reversed 8..1)
+    a, home = list(range(8, 0, -1)), {}
+    for phase in range(8):
+        for i in range(phase & 1, 7, 2):
+            if a[i] > a[i + 1]:
+                a[i], a[i + 1] = a[i + 1], a[i]
+        for key in (1, 2):  # the phase after which the key reached its place, for good
+            home[key] = home.get(key) if a[key - 1] == key else None
+            home[key] = home[key] or (phase + 1 if a[key - 1] == key else None)
+    assert a == sorted(a) and "all 8" in cells["1783ae2c"]
+    assert home == {1: 7, 2: 8}, home
+    # "p phases suffice — 1,024 instead of 16,384 at n = 2¹⁴ with 1,024 threads"
+    assert gpusorts.merge_split_launch(2**14).block == 1024
+    assert "1,024 instead of 16,384" in cells["0bebe2f4"]
+    # "with m = 16 ... a 16-way conflict"; 8d "bank t mod 32" needs p a multiple of 32
+    assert int(gpusorts.merge_split_launch(2**14).scalars[1]) == 16
+    assert readings.bank_degree(16) == 16 and "a 16-way conflict" in cells["8d-md"]
+    assert gpusorts.merge_split_interleaved_launch(2**14).block % 32 == 0
+    # "for n = 2²⁰, 210 steps instead of 1,048,576 phases"
+    assert 20 * 21 // 2 == 210 and "210 steps" in cells["d03faea1"]
+    # "A tile of 16,384 keys is sorted in one launch"
+    size = gpusorts.bitonic_registers_size(2**14)
+    assert len(gpusorts.bitonic_registers_launches(size)) == 1
+    assert "A tile of 16,384 keys is sorted in **one launch**" in cells["9b-md"]
+    # "n²/64 cycles — four times below conflict-free shared memory" (n²/16)
+    clock = readings.H200_CLOCK_HZ
+    shared = readings.ceiling("odd_even_shared", 2**14, clock)[1]
+    registers = readings.ceiling("odd_even_registers", 2**14, clock)[1]
+    assert shared / registers == 4 and "four\ntimes below" in cells["registers-md"]
+
+
 # --------------------------------------------------------------------------- replayed
 
 
