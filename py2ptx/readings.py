@@ -5,7 +5,7 @@ from ``results/``), so a rerun on another machine prints its own conclusions, ne
 prose that its numbers contradict. The models are labelled as models:
 
 * **the wavefront law** for rung 8 (keys in shared memory, one block): each phase, n/64
-  warps each issue 2 loads and up to 2 stores of shared memory; lane p reads word 2p,
+  warp-wide accesses (32 pairs each) issue 2 loads and up to 2 stores of shared memory; lane p reads word 2p,
   so lanes p and p+16 fall in the same of the 32 banks (:func:`bank_degree` of stride
   2 is 2): 2 wavefronts per access, 8 per warp and phase, n/8 a phase, n^2/8 cycles in
   all at one wavefront a cycle. It counts every store as issued, so it is an upper
@@ -191,7 +191,13 @@ def crossovers(timings: list[Timing], recorded: set[str] | None = None) -> list[
                 parts.append(f"{name}: not in this run")
                 continue
             n = crossover(by[cpu_key], ts)
-            parts.append(f"{name} from n = {n:,}" if n else f"{name}: never, at the n measured")
+            if not n:
+                parts.append(f"{name}: never, at the n measured")
+                continue
+            cpu_at = {t.n: t.median for t in by[cpu_key]}
+            holds = all(t.median < cpu_at[t.n] for t in ts if t.n >= n and t.n in cpu_at)
+            parts.append(f"{name} from n = {n:,}" if holds else
+                         f"{name} first at n = {n:,}, but not at every larger n measured")
         lines.append(f"{key:<24} beats " + "; ".join(parts))
     for line in unmeasured(timings, "03-cuda-parallel-sort", recorded):
         lines.append(line[4:] + ": no crossover to compute")
@@ -216,7 +222,8 @@ def launch_costs(timings: list[Timing]) -> list[str]:
         launches = g.meta.get("launches") or g.n
         own, which = gpu_time(g)
         lines.append(f"rung 7 as a CUDA graph, n = {g.n:,}: {format_seconds(own / launches)} a "
-                     f"launch on the GPU ({which}, {launches:,} launches), "
+                     f"launch on the GPU ({which}, {launches:,} launches; each kernel's own work "
+                     f"included), "
                      f"{format_seconds(g.median)} end to end for the whole graph")
     return lines
 
@@ -343,7 +350,8 @@ def reading(timings: list[Timing], extra: dict | None = None,
         if g is not None:
             own, which = gpu_time(g)
             lines.append(f"Replayed as a CUDA graph (no Python), rung 7 needs {format_seconds(own)} "
-                         f"({which}): {format_seconds(own / at)} a launch on the GPU itself, "
+                         f"({which}): {format_seconds(own / at)} a launch on the GPU itself, its "
+                         f"kernel's work included, "
                          f"against {format_seconds(r7.median / at)} from Python.")
     for n in sorted({t.n for t in timings if t.label == "bitonic"}):
         b, cu = _at(timings, "bitonic", n), _at(timings, "cupy_sort", n)

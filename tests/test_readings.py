@@ -43,6 +43,11 @@ def test_crossovers_name_both_cpu_references():
     assert "the C bubble sort from n = 20" in line and "np.sort: never" in line
     line, *_ = readings.crossovers(ts[:2] + ts[3:], recorded=set())
     assert "np.sort: not in this run" in line
+    # "from n" only when it holds at every larger n measured
+    ts2 = [cpu("c_bubble_scalar", 10, 1.0), cpu("c_bubble_scalar", 20, 1.0),
+           gpu("bitonic", 10, 0.5), gpu("bitonic", 20, 2.0)]
+    line, *_ = readings.crossovers(ts2, recorded=set())
+    assert "first at n = 10, but not at every larger n measured" in line
     # Notebook 03's GPU versions without a time are named, never silently left out.
     named = {a.split()[0] for a in absent}
     assert {"odd_even_registers", "merge_split_interleaved", "cupy_sort"} <= named

@@ -93,7 +93,7 @@ def test_notebook_03s_no_gpu_has_run_them_yet_is_true():
     assert not ran, f"a recorded run now has {sorted(ran)}: notebook 03's prose says none does"
     cells = _notebook_03()
     assert "**no GPU has run them yet**" in cells["9f0d2681"]
-    for cid in ("8c-md", "8d-md", "9b-md", "registers-md"):
+    for cid in ("7c-md", "8c-md", "8d-md", "9b-md", "registers-md"):
         assert "No GPU has run" in cells[cid] or "no GPU has run" in cells[cid], cid
 
 
@@ -113,6 +113,15 @@ def test_notebook_03s_typed_numbers():
             home[key] = home[key] or (phase + 1 if a[key - 1] == key else None)
     assert a == sorted(a) and "all 8" in cells["1783ae2c"]
     assert home == {1: 7, 2: 8}, home
+    # "bubble sort compares (0,1) seven times and (6,7) once; odd-even compares every pair
+    # four times: 28 compare-and-swaps either way"
+    from collections import Counter
+
+    bubble = Counter((j, j + 1) for i in range(7) for j in range(7 - i))
+    odd_even = Counter((i, i + 1) for phase in range(8) for i in range(phase & 1, 7, 2))
+    assert bubble[(0, 1)] == 7 and bubble[(6, 7)] == 1 and set(odd_even.values()) == {4}
+    assert sum(bubble.values()) == sum(odd_even.values()) == 28
+    assert "`(0,1)` seven times and `(6,7)` once" in cells["2c825d8a"]
     # "p phases suffice — 1,024 instead of 16,384 at n = 2¹⁴ with 1,024 threads"
     assert gpusorts.merge_split_launch(2**14).block == 1024
     assert "1,024 instead of 16,384" in cells["0bebe2f4"]
