@@ -165,9 +165,12 @@ def wavefront_law(timings: list[Timing], extra: dict | None = None) -> list[str]
     for t in sorted((t for t in timings if t.label == "odd_even_shared"), key=lambda t: t.n):
         seconds, which = gpu_time(t)
         predicted = wavefront_law_cycles(t.n) / clock
+        share = host_share(t) if which == "end to end" else None
         lines.append(f"n = {t.n:>6,}: the law predicts {format_seconds(predicted)}, measured "
                      f"{format_seconds(seconds)} ({which}): measured / predicted = "
-                     f"{seconds / predicted:.3f}")
+                     f"{seconds / predicted:.3f}"
+                     + (f" (Python is {share:.0%} of this event time)"
+                        if share is not None and share >= 0.2 else ""))
     if lines:
         lines.append(f"(n²/8 cycles at {where}; at small n the launch and the one-time "
                      f"load and store of the keys are not in the law)")
@@ -288,9 +291,9 @@ def reading(timings: list[Timing], extra: dict | None = None,
         lines.append(f"Merge-split (8b) takes {format_seconds(s8b)} ({w8b}): {verdict} than "
                      f"rung 8 by {format_speedup(max(s8b, s8) / min(s8b, s8))}, with "
                      f"{p:,} barriers to rung 8's {at:,} (1/{at // p}). Its runs of m = {m} "
-                     f"are contiguous (lane t at word t·{m} + k): up to a "
-                     f"{bank_degree(m)}-way bank conflict when the lanes read the same k of "
-                     f"their runs (the CPU model above counts the average), against rung 8's "
+                     f"are contiguous (lane t at word t·{m} + k): a {bank_degree(m)}-way bank "
+                     f"conflict wherever the lanes are at the same k of their runs, as in every "
+                     f"store of a merge (the CPU model above counts them), against rung 8's "
                      f"{bank_degree(2)}-way; and its even and odd lanes take different branches."
                      + (" Fewer barriers and slower: so barriers were not most of what rung 8 "
                         "paid for; the bank conflicts and the divergent merges are consistent "

@@ -34,6 +34,10 @@ def test_the_wavefront_law_uses_the_device_time_where_there_is_one():
     line = readings.wavefront_law([gpu("odd_even_shared", n, predicted * 1.5)],
                                   {"clock_hz": readings.H200_CLOCK_HZ})
     assert "= 1.500" in line[0] and "end to end" in line[0] and "recorded" in line[-1]
+    (line, _) = readings.wavefront_law([gpu("odd_even_shared", n, predicted, host=0.5)])
+    assert "(Python is 50% of this event time)" in line
+    (line, _) = readings.wavefront_law([gpu("odd_even_shared", n, predicted, host=0.1)])
+    assert "Python" not in line
 
 
 def test_crossovers_name_both_cpu_references():
@@ -72,7 +76,7 @@ def test_each_conclusion_follows_its_numbers():
     text = " ".join(slower)
     assert "Fewer barriers and slower" in text and "within 10 %" in text
     assert "Python is 99% of its event time" in text and "Answer: launches" in text
-    assert "1,024 barriers to rung 8's 16,384 (1/16)" in text and "up to a 16-way" in text
+    assert "1,024 barriers to rung 8's 16,384 (1/16)" in text and "a 16-way bank conflict wherever" in text
     assert "neither a CUDA graph replay" in text
     faster = " ".join(readings.reading(base + [gpu("odd_even_shared", n, 2 * law),
                                                gpu("merge_split", n, law)], recorded=set()))
@@ -149,3 +153,23 @@ def test_the_cpu_model_counts_fewer_stores_than_the_law():
     text = " ".join(readings.law_against_the_model(report, 64))
     assert "phase loads 512 wavefronts (the law: 256)" not in text  # loads match the law
     assert "phase loads 256 wavefronts (the law: 256)" in text and "the law overcounts" in text
+
+
+def test_the_cpu_model_finds_8bs_stores_16_way_and_8ds_near_conflict_free():
+    # Notebook 03 (8d-md, the reading): 8b is 16-way "wherever the lanes are at the same k,
+    # as in every store of a merge"; 8d's own run is conflict-free. At n = 512 one warp
+    # holds 32 runs of 16, as at 2^14.
+    from py2ptx.cpu_trace import checks_available
+
+    if not checks_available()[0]:
+        pytest.skip(checks_available()[1])
+    (before,) = readings.bank_reports("merge_split", 512)
+    merge = [s for s in before.sites if "? mine[i" in s.text]  # keep_low, keep_high
+    stores = [s for s in merge if s.kind == "store"]
+    assert len(stores) == 2 and all(s.wavefronts == 16 * s.requests for s in stores)
+    loads = [s for s in merge if s.kind == "load"]  # the heads drift apart: less than 16
+    assert all(s.requests < s.wavefronts < 16 * s.requests for s in loads)
+    (after,) = readings.bank_reports("merge_split_interleaved", 512)
+    counts = readings.bank_counts([after])
+    assert counts["store_wavefronts"] == counts["store_requests"]  # 1-way stores
+    assert counts["load_wavefronts"] < 1.5 * counts["load_requests"]
