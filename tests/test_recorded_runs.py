@@ -140,6 +140,22 @@ def test_notebook_03s_typed_numbers():
     shared = readings.ceiling("odd_even_shared", 2**14, clock)[1]
     registers = readings.ceiling("odd_even_registers", 2**14, clock)[1]
     assert shared / registers == 4 and "four\ntimes below" in cells["registers-md"]
+    # 16 keys a thread (8c, 9b); tiles of 512 and halos of 256 on a GPU, 128 and 64 on CPU
+    # threads (7c); host-bound at 80 %; the H200's 4.2 TB/s and 1.98 GHz in the ceilings
+    import inspect
+
+    from py2ptx.timing import HOST_BOUND
+
+    assert gpusorts.REGISTER_KEYS == 16 and "16 keys a thread" in cells["9f0d2681"]
+    defaults = inspect.signature(gpusorts.odd_even_temporal_launches).parameters
+    assert (defaults["tile"].default, defaults["halo"].default) == (512, 256)
+    assert "tiles of 512, halos of 256" in cells["7c-run"]
+    cpu = gpusorts.odd_even_temporal_schedule(300).launches[0]
+    assert (int(cpu.scalars[1]), int(cpu.scalars[2])) == (128, 64)
+    assert "tiles of 128, halos of 64" in cells["7c-run"]
+    assert HOST_BOUND == 0.8 and "80 % or more" in cells["f00f166d"]
+    assert readings.H200_HBM_BYTES_S == 4.2e12 and "4.2 TB/s" in cells["f00f166d"]
+    assert readings.H200_CLOCK_HZ == 1.98e9 and "1.98 GHz" in cells["f00f166d"]
 
 
 # --------------------------------------------------------------------------- replayed
