@@ -275,7 +275,9 @@ def reading(timings: list[Timing], extra: dict | None = None,
         s8, w8 = gpu_time(r8)
         lines.append(f"At n = {at:,}, rung 8 takes {format_seconds(s8)} ({w8}): "
                      f"{format_speedup(c.median / s8)} over the scalar C bubble sort's "
-                     f"{format_seconds(c.median)} on the same machine's CPU.")
+                     f"{format_seconds(c.median)} on the same machine's CPU"
+                     + (f" ({c.noise_note()}: the ratio is that uncertain)" if c.noisy else "")
+                     + ".")
         predicted = wavefront_law_cycles(at) / clock
         lines.append(f"The wavefront law (a model) predicts {format_seconds(predicted)} for it: "
                      f"measured / predicted = {s8 / predicted:.3f}. By the same model, "

@@ -82,6 +82,9 @@ def test_each_conclusion_follows_its_numbers():
                                                gpu("merge_split", n, law)], recorded=set()))
     assert "Fewer barriers and faster" in faster and "does not account for all" in faster
     assert "Host-bound" in faster and "odd_even_global at n = 16,384 (99%)" in faster
+    noisy_c = Timing((0.2, 0.3, 0.45), "c_bubble_scalar", "cpu", n)
+    text = " ".join(readings.reading([noisy_c, gpu("odd_even_shared", n, law)], recorded=set()))
+    assert "NOISY: IQR" in text and "the ratio is that uncertain" in text
     # Not host-bound (host share unknown, then 50 %): no "Answer: launches".
     cool = [cpu("c_bubble_scalar", n, 0.3), gpu("odd_even_global", n, 0.15, host=0.05),
             gpu("odd_even_shared", n, law)]
