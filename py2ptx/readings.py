@@ -339,7 +339,7 @@ def reading(timings: list[Timing], extra: dict | None = None,
                      f"{at:,} launches ({format_seconds(r7.median / at)} each"
                      + (f"; Python is {share:.0%} of its event time" if share is not None
                         else "") + f"); rung 8 does the same phases in one launch in "
-                     f"{format_seconds(s8)} ({format_speedup(r7.median / s8)}), "
+                     f"{format_seconds(s8)} ({format_speedup(r7.median / s8)} less time), "
                      + ("which the shared-memory law accounts for within 10 %: consistent "
                         "with rung 7 paying for launches and rung 8 for shared memory."
                         if abs(ratio - 1) <= 0.1 else

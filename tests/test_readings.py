@@ -110,7 +110,7 @@ def test_the_recorded_h200_run_says_what_issue_12_quotes():
     text = " ".join(readings.reading(run.timings, run.provenance.get("extra")))
     assert "rung 8 takes 17.2 ms" in text and "×18.1 over the scalar C bubble sort" in text
     assert "The wavefront law (a model) predicts 16.9 ms" in text and "= 1.017" in text
-    assert "Answer: launches" in text and "in 17.2 ms (×8.77)" in text
+    assert "Answer: launches" in text and "in 17.2 ms (×8.77 less time)" in text
     assert "Merge-split (8b) takes 30.4 ms" in text and "Fewer barriers and slower" in text
     assert "bitonic at n = 1,024 (93%)" in text  # host-bound, from its recorded host time
 
