@@ -5,9 +5,10 @@ from ``results/``), so a rerun on another machine prints its own conclusions, ne
 prose that its numbers contradict. The models are labelled as models:
 
 * **the wavefront law** for rung 8 (keys in shared memory, one block): each phase, n/64
-  warp-wide accesses (32 pairs each) issue 2 loads and up to 2 stores of shared memory; lane p reads word 2p,
-  so lanes p and p+16 fall in the same of the 32 banks (:func:`bank_degree` of stride
-  2 is 2): 2 wavefronts per access, 8 per warp and phase, n/8 a phase, n^2/8 cycles in
+  warp-wide accesses (32 pairs each) issue 2 loads and up to 2 stores of shared
+  memory; lane p reads word 2p, so lanes p and p+16 fall in the same of the 32 banks
+  (:func:`bank_degree` of stride 2 is 2): 2 wavefronts per access, 8 per warp access,
+  n/8 a phase, n^2/8 cycles in
   all at one wavefront a cycle. It counts every store as issued, so it is an upper
   model; the GPU check's Nsight Compute counters measure the real wavefronts.
 * **ceilings** (:func:`ceiling`): conflict-free shared memory (n^2/16 cycles) for the
@@ -145,6 +146,15 @@ def _absent(key: str, recorded: set[str]) -> str:
         return "no time in this run (a recorded run in results/ has one)"
     return ("no time in this run, nor in any recorded run in results/: not yet measured "
             "on a GPU")
+
+
+def _absent_at(timings: list[Timing], key: str, n: int, recorded: set[str]) -> str:
+    """Why ``key`` has no time at n here: not measured at that n, or not at all."""
+    others = sorted(t.n for t in timings if t.label == key)
+    if others:
+        return (f"not measured at n = {n:,} in this run (only at n = "
+                + ", ".join(f"{m:,}" for m in others) + ")")
+    return _absent(key, recorded)
 
 
 def unmeasured(timings: list[Timing], notebook: str | None = None,
@@ -311,8 +321,9 @@ def reading(timings: list[Timing], extra: dict | None = None,
                      f"×100), {floor / s8c:.0%} of the model's ceiling for one SM's integer "
                      f"min/max ({format_seconds(floor)}).")
     elif r8c is None:
-        lines.append(f"Variant 8c (keys in registers): {_absent('odd_even_registers', recorded)}"
-                     f". Its design target, not a measurement: ×100 over the C bubble sort"
+        why = _absent_at(timings, "odd_even_registers", at, recorded)
+        lines.append(f"Variant 8c (keys in registers): {why}. Its design target, not a "
+                     f"measurement: ×100 over the C bubble sort"
                      + (f" (≤ {format_seconds(c.median / 100)} here)" if c else "")
                      + f", against the model's floor of {format_seconds(floor)} "
                      f"(n²/64 cycles of integer min/max on one SM).")
@@ -325,10 +336,10 @@ def reading(timings: list[Timing], extra: dict | None = None,
                      f"{format_seconds(s8d)} ({w8d}): {format_speedup(s8b / s8d)}. 8d changes "
                      f"the layout and the branch together, so this is their joint effect.")
     elif r8d is None:
-        lines.append(f"Variant 8d (8b's runs interleaved, no branch): "
-                     f"{_absent('merge_split_interleaved', recorded)}. So the control for the "
-                     f"merge-split prediction is not measured: the only evidence on 8b's bank "
-                     f"conflicts here is the CPU model's count, not a GPU's.")
+        why = _absent_at(timings, "merge_split_interleaved", at, recorded)
+        lines.append(f"Variant 8d (8b's runs interleaved, no branch): {why}. So the control "
+                     f"for the merge-split prediction is not measured: the only evidence on "
+                     f"8b's bank conflicts here is the CPU model's count, not a GPU's.")
     r7 = _at(timings, "odd_even_global", at)
     if r7 and r8:
         s8, _ = gpu_time(r8)
@@ -354,7 +365,8 @@ def reading(timings: list[Timing], extra: dict | None = None,
                              "would isolate each."))
         if g is not None:
             own, which = gpu_time(g)
-            lines.append(f"Replayed as a CUDA graph (no Python), rung 7 needs {format_seconds(own)} "
+            lines.append(f"Replayed as a CUDA graph (no Python), rung 7 needs "
+                         f"{format_seconds(own)} "
                          f"({which}): {format_seconds(own / at)} a launch on the GPU itself, its "
                          f"kernel's work included, "
                          f"against {format_seconds(r7.median / at)} from Python.")

@@ -76,7 +76,8 @@ def test_each_conclusion_follows_its_numbers():
     text = " ".join(slower)
     assert "Fewer barriers and slower" in text and "within 10 %" in text
     assert "Python is 99% of its event time" in text and "Answer: launches" in text
-    assert "1,024 barriers to rung 8's 16,384 (1/16)" in text and "a 16-way bank conflict wherever" in text
+    assert "1,024 barriers to rung 8's 16,384 (1/16)" in text
+    assert "a 16-way bank conflict wherever" in text
     assert "neither a CUDA graph replay" in text
     faster = " ".join(readings.reading(base + [gpu("odd_even_shared", n, 2 * law),
                                                gpu("merge_split", n, law)], recorded=set()))
@@ -124,6 +125,10 @@ def test_the_new_variants_are_measured_only_where_the_run_has_them():
     assert absent.count("not yet measured on a GPU") == 4
     assert "design target, not a measurement" in absent and "≤ 3 ms here" in absent
     assert "takes" not in absent.split("Variant 8c")[1].split(".")[0]  # no time claimed
+    small = " ".join(readings.reading(base + [gpu("odd_even_registers", 1024, 1e-4)],
+                                      recorded=set()))
+    assert "Variant 8c (keys in registers): not measured at n = 16,384 in this run (only at " \
+           "n = 1,024)" in small
     elsewhere = " ".join(readings.reading(base, recorded={"odd_even_registers"}))
     assert "a recorded run in results/ has one" in elsewhere
     text = " ".join(readings.reading(base + [gpu("odd_even_registers", n, 3e-3),
