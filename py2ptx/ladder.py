@@ -19,9 +19,13 @@ sort -- a different sorting network built from the same operation, and the same 
 of it (for n = 8 bubble sort compares the pair (0,1) seven times and (6,7) once;
 odd-even transposition compares every pair four times: 28 either way). How the
 compare-and-swaps are mapped to threads, memory and instructions is then the
-low-level part -- including repeating some of them: variant 7c's halos recompute
-phases a neighbouring block also computes (its file says how many), the same network
-with redundant work, not a different one. Anything else is ``algorithm-change`` (co-optimization): a different
+low-level part -- including repeating some of them: so the GPU variants 8c (16 keys a
+thread in registers) and 7c (tiles with halos, H phases a launch) are same-algorithm
+too. 7c runs the same n phases of the same network and computes each halo a second
+time in the neighbouring block (the redundant copies are thrown away, so more
+compare-and-swaps are issued than the network has -- its file says how many -- and
+none of its result depends on them): the same network with redundant work, not a
+different one. Anything else is ``algorithm-change`` (co-optimization): a different
 network or operation (merge-split of runs, bitonic's compare-exchange at distance j,
 radix sort's digit passes, the library's sort), a different precision or model.
 Rung 1 is the ``baseline`` every speedup is measured against.
@@ -135,9 +139,10 @@ _SORT_PLAN = Plan((2**10, 2**12, 2**14, 2**16, 2**18, 2**20), 20)
 # The launch-per-phase rungs pay n launches per sort, so they stop at 2^14; one block's
 # shared memory holds at most ~2^14 keys (rungs 8, 8b, 11, 11b).
 _SHARED_PLAN = Plan((2**10, 2**12, 2**14), 10)
-# 8c: one block of at most 1,024 threads x 16 register keys, so n <= 2^14 (~2 ms each
-# there, by estimate); 7c beside it (n / 256 launches). 9b: one launch up to 2^14, a
-# few more at 2^16; tens of us each.
+# 8c: one block of at most 1,024 threads x 16 register keys, so n <= 2^14 (a design
+# estimate of ~2 ms each there); 7c beside it (n / 256 launches). 9b: one launch up to
+# 2^14, a few more at 2^16 (estimated at tens of us each). Estimates only: no recorded
+# run in results/ has 7c, 8c, 8d, 9b or 9t (tests/test_recorded_runs.py).
 _REGISTER_PLAN = Plan((2**10, 2**12, 2**14), 10)
 _BLOCK_SORT_PLAN = Plan((2**10, 2**12, 2**14, 2**16), 20)
 

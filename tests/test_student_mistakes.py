@@ -154,7 +154,7 @@ MISTAKES = [
                       "write `extern \"C\"` before `__global__ void odd_even_shared(...)`"]),
     ("Numba: a kernel that returns a value",
      lambda: lab03.numba_kernel.check(_numba_kernel(_NUMBA_RETURN)), ExerciseFailed,
-     ["compiling your kernel for sm_90 as a GPU would, refused it: a kernel cannot return a "
+     ["compiling your kernel for sm_90 as it would for a GPU, refused it: a kernel cannot return a "
       "value (line 9: `return i`)", "end the kernel without `return <value>`"]),
     ("Numba: a Python list inside a kernel",
      lambda: lab03.numba_kernel.check(_numba_kernel(_NUMBA_LIST)), ExerciseFailed,

@@ -98,7 +98,7 @@ def numba_ptx_problem(kernel) -> tuple[str | None, str]:
         returns = [node.lineno for node in ast.walk(ast.parse(source))
                    if isinstance(node, ast.Return) and node.value is not None]
         where = f" ({quote(returns[0])})" if returns else ""
-        return (f"numba, compiling your kernel for sm_90 as a GPU would, refused it: a kernel "
+        return (f"numba, compiling your kernel for sm_90 as it would for a GPU, refused it: a kernel "
                 f"cannot return a value{where}. A launch has nowhere to put it: write results "
                 f"into the array and end the kernel without `return <value>`."), ""
     at = re.search(r"\((\d+)\)\s*$", message.split("During: Pass")[0].strip()) or re.search(
@@ -106,14 +106,14 @@ def numba_ptx_problem(kernel) -> tuple[str | None, str]:
     number = verdict.get("line") or (int(at.group(1)) if at else None)
     where = f" ({quote(number)})" if number else ""
     if "NRT required" in message:
-        return (f"numba, compiling your kernel for sm_90 as a GPU would, refused it{where}: a "
+        return (f"numba, compiling your kernel for sm_90 as it would for a GPU, refused it{where}: a "
                 f"Python list (or anything else that allocates memory) cannot be built inside "
                 f"a CUDA kernel. Use plain variables: `x, y = a[i], a[i + 1]`."), ""
     said = [ln.strip() for ln in message.splitlines() if ln.strip()
             and not ln.startswith(("Failed in cuda mode", "File", "During", "<source"))]
     said = " ".join(said[:2]).replace(" found for signature: >>> ", " for the types ")
     said = re.sub(r"Function\(<built-in function (\w+)>\)", r"`\1`", said)
-    return (f"numba, compiling your kernel for sm_90 as a GPU would, refused it{where}: "
+    return (f"numba, compiling your kernel for sm_90 as it would for a GPU, refused it{where}: "
             f"{said}"), ""
 
 
