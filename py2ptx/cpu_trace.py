@@ -34,6 +34,11 @@ What is checked from the trace (in the parent, with NumPy):
 
 Without ``-fsanitize=thread`` (a compiler that lacks it) the kernel runs unchecked and
 :func:`checks_available` says why.
+
+Why this module is long: the C half of the trace (the hooks the compiler calls, the
+header the child writes, the barrier's notes for a launch out of time) and the NumPy
+half that reads it must agree byte for byte on one layout; kept in one file, a field
+added to one side is seen beside the other (the layout is also asserted at import).
 """
 
 from __future__ import annotations
