@@ -300,7 +300,7 @@ def ladder_at(n: int, keys=None, repeats: int = LADDER_REPEATS,
     ``keys`` picks rungs by key or number (default: all of :data:`py2ptx.ladder.RUNGS`).
     Whether a rung runs comes from the doctor (:func:`py2ptx.doctor.probe`, or ``modes``:
     rung key -> (mode, reason)): only ``live`` rungs are timed. A GPU rung in the
-    simulator, compile-only or recorded mode is not timed here -- a simulator time is
+    simulator, cpu-threads, compile-only or recorded mode is not timed here -- a simulator time is
     not GPU speed. Each timed rung goes through :func:`measure` (checked against
     ``np.sort`` first, so a wrong sort raises :class:`py2ptx.checks.WrongResult` and
     never reaches a table). A rung that refuses this n (``ValueError``: say, more keys

@@ -6,12 +6,16 @@ the toolchain from :mod:`py2ptx.cudatools`, and each rung's way of running witho
 from its ``without_gpu`` field in the registry (:data:`py2ptx.ladder.RUNGS`).
 
 Every probe is defensive: a missing package, tool or GPU becomes a row that says
-so (and what to do), never an exception. Each rung ends up in one of four modes:
+so (and what to do), never an exception. Each rung ends up in one of five modes:
 
 * ``live``        -- runs here, on the real device, timed for real;
 * ``simulator``   -- GPU code runs in Numba's CUDA simulator: correct, not fast;
-* ``compile-only``-- compiled to PTX/SASS here, timings come from a recorded run;
+* ``cpu-threads`` -- compiled to PTX/SASS here, and its kernel file runs on CPU threads at
+  small n (correct and checked, not fast); timings come from a recorded run;
+* ``compile-only``-- compiled to PTX/SASS here, not run; timings come from a recorded run;
 * ``recorded``    -- only a recorded GPU run from results/ can be shown.
+
+(``unavailable``: a CPU rung whose tool, a C compiler say, is missing here.)
 """
 
 from __future__ import annotations
@@ -213,11 +217,13 @@ def _rung_modes(report: Report) -> None:
         elif r.without_gpu is WithoutGPU.SIMULATOR:
             report.modes[r.key] = ("simulator", "no GPU: Numba's CUDA simulator runs it at "
                                    "small n (correct, not fast); times from a recorded run")
-        elif r.without_gpu in (WithoutGPU.CPU_THREADS, WithoutGPU.COMPILE_ONLY) and not missing:
-            report.modes[r.key] = ("compile-only", "no GPU: compiled to PTX and SASS here"
-                                   + (", run on CPU threads at small n"
-                                      if r.without_gpu is WithoutGPU.CPU_THREADS else "")
-                                   + "; times from a recorded run")
+        elif r.without_gpu is WithoutGPU.CPU_THREADS and not missing:
+            report.modes[r.key] = ("cpu-threads", "no GPU: compiled to PTX and SASS here, run "
+                                   "on CPU threads at small n (correct, not fast); times from "
+                                   "a recorded run")
+        elif r.without_gpu is WithoutGPU.COMPILE_ONLY and not missing:
+            report.modes[r.key] = ("compile-only", "no GPU: compiled to PTX and SASS here, not "
+                                   "run; times from a recorded run")
         else:
             report.modes[r.key] = ("recorded", "no GPU: only a recorded run can show it")
 

@@ -56,7 +56,8 @@ def test_probe_has_a_mode_for_every_rung_and_cpu_rungs_run_live():
     assert set(report.modes) == {r.key for r in ladder.RUNGS}
     for r in ladder.RUNGS:
         mode, reason = report.modes[r.key]
-        assert mode in ("live", "simulator", "compile-only", "recorded", "unavailable")
+        assert mode in ("live", "simulator", "cpu-threads", "compile-only", "recorded",
+                        "unavailable")
         assert reason
     for r in CPU_RUNGS:
         assert report.modes[r.key][0] == "live", (r.key, report.modes[r.key])

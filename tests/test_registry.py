@@ -81,7 +81,7 @@ def test_the_doctor_mode_follows_without_gpu_on_a_machine_without_one(monkeypatc
     report.add("Machine", "C compiler", "gcc", True)
     doctor._rung_modes(report)
     expected = {WithoutGPU.CPU: "live", WithoutGPU.SIMULATOR: "simulator",
-                WithoutGPU.CPU_THREADS: "compile-only", WithoutGPU.COMPILE_ONLY: "compile-only",
+                WithoutGPU.CPU_THREADS: "cpu-threads", WithoutGPU.COMPILE_ONLY: "compile-only",
                 WithoutGPU.RECORDED: "recorded"}
     for r in ladder.RUNGS:
         assert report.modes[r.key][0] == expected[r.without_gpu], r.key

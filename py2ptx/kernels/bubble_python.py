@@ -1,7 +1,9 @@
 """Rung 1 of the ladder (notebook 01): bubble sort in pure Python.
 
-Every other rung of the course sorts the same keys with the same comparisons;
-this file is the reference they are all measured against.
+Every other rung of the course sorts the same keys (the same-algorithm rungs with
+the same count of neighbour compare-and-swaps, odd-even transposition arranging them
+differently; the algorithm-change rungs with other operations, py2ptx.ladder says
+which); this file is the reference they are all measured against.
 """
 
 from __future__ import annotations

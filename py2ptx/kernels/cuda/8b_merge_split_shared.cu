@@ -23,7 +23,8 @@
  * and both heads are reloaded from shared memory at every step. Consistent with
  * that, the recorded H200 run has it slower than rung 8 (30.4 vs 17.2 ms at 2^14)
  * although it does far fewer compare-and-swaps; 8d changes only the layout and the
- * control flow, so the GPU check's 8b-vs-8d pair isolates them.
+ * control flow, so the GPU check's 8b-vs-8d pair measures their joint effect (not
+ * each one apart; the ncu bank counters beside it separate the conflicts).
  * Launch: grid (1,), block (p,), dynamic shared memory 2 * p * m * sizeof(int).
  */
 #define KEY_MAX 0x7fffffff
