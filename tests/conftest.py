@@ -1,8 +1,12 @@
-"""Shared test setup: a private compile cache and results folder per test, no GUI backend.
+"""Shared test setup: a compile cache of the test session's own, a private results folder
+per test, no GUI backend.
 
 Nothing a test builds or records may land in the user's real cache or in the
-repository's ``results/``: every test gets its own ``PY2PTX_CACHE`` (mode 0700,
-as :func:`py2ptx.cbuild.cache_dir` requires) and ``PY2PTX_RESULTS``.
+repository's ``results/``: every test gets its own ``PY2PTX_RESULTS``, and a
+``PY2PTX_CACHE`` (mode 0700, as :func:`py2ptx.cbuild.cache_dir` requires) that is the
+session's -- shared by the tests, as a student's is by their notebooks, so the same C
+is compiled once per run -- or, for a test that asks for the ``cache_dir`` fixture (it
+looks at the cache itself), a private one.
 """
 
 from __future__ import annotations
@@ -16,12 +20,25 @@ import pytest
 os.environ["MPLBACKEND"] = "Agg"
 
 
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The compile cache every test shares that does not ask for its own."""
+    cache = tmp_path_factory.mktemp("py2ptx-session-cache")
+    cache.chmod(0o700)
+    return cache
+
+
 @pytest.fixture(autouse=True)
-def private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    """Point PY2PTX_CACHE and PY2PTX_RESULTS at fresh folders of this test's own."""
-    cache = tmp_path / "py2ptx-cache"
-    cache.mkdir(mode=0o700)
-    cache.chmod(0o700)  # mkdir's mode is filtered by the umask; make it exact
+def private_dirs(request: pytest.FixtureRequest, tmp_path: Path, session_cache: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Point PY2PTX_RESULTS at a fresh folder of this test's own, and PY2PTX_CACHE at the
+    session's cache -- or at a fresh one where the test asks for ``cache_dir``."""
+    if "cache_dir" in request.fixturenames:
+        cache = tmp_path / "py2ptx-cache"
+        cache.mkdir(mode=0o700)
+        cache.chmod(0o700)  # mkdir's mode is filtered by the umask; make it exact
+    else:
+        cache = session_cache
     results = tmp_path / "py2ptx-results"
     results.mkdir()
     monkeypatch.setenv("PY2PTX_CACHE", str(cache))

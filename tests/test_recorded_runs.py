@@ -171,36 +171,18 @@ def test_notebook_03s_typed_numbers():
 # --------------------------------------------------------------------------- replayed
 
 
-def test_the_gpu_chapters_replay_the_recorded_runs(results_dir):
-    # What a student without a GPU sees: notebooks 03-06 and lab 05 showing the H200 runs
-    # of results/ (the other notebook tests run with an empty results folder).
-    import shutil
-
+def test_a_gpu_chapter_without_any_recorded_run_says_so():
+    # tests/test_notebooks.py runs notebooks 03-06 and lab 05 replaying results/ (what a
+    # student without a GPU sees); here the course without a single recorded run, as a
+    # fork that removed results/ would be: notebook 05 must run and say there is none.
     from test_notebooks import REPO, _errors, _execute
 
     from py2ptx import gpu
 
     if gpu.cupy_or_none() is not None:
-        pytest.skip("this machine has a GPU: the notebooks would run live, not replay")
-    recorded = sorted((REPO / "results").glob("*.json"))
-    if not recorded:
-        pytest.skip("no recorded runs in results/")
-    for path in recorded:
-        shutil.copy(path, results_dir / path.name)
-    for name, wants, figures in (
-            ("notebooks/03-cuda-parallel-sort.ipynb", ["recorded run 'gpu-ladder' on NVIDIA"], 2),
-            ("notebooks/04-ptx.ipynb", ["recorded run 'gpu-ladder' on NVIDIA"], 1),
-            ("notebooks/05-deepseek.ipynb", ["recorded run 'deepseek-l2' on NVIDIA",
-                                             "The least harmful stream was",
-                                             "Auto-tuned chunk for"], 3),
-            ("notebooks/06-the-whole-ladder.ipynb", ["recorded run 'ladder' on NVIDIA"], 2),
-            ("solutions/05-lab-deepseek.ipynb", ["and on the recorded NVIDIA H200 run"], 0)):
-        nb = _execute(REPO / name)
-        assert not _errors(nb), (name, _errors(nb))
-        text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                       for o in c.get("outputs", []))
-        for want in wants:
-            assert want in text, (name, want)
-        pngs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                if "image/png" in o.get("data", {})]
-        assert len(pngs) >= figures, (name, len(pngs))
+        pytest.skip("this machine has a GPU: the notebook would run live, not replay")
+    nb = _execute(REPO / "notebooks" / "05-deepseek.ipynb")
+    assert not _errors(nb)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.get("outputs", []))
+    assert "No GPU run named 'deepseek-l2' has been recorded in results/ yet" in text, text[-2000:]
