@@ -60,10 +60,12 @@ STAGE_BUDGET_S = {"doctor": 5, "gpu_tests": 25, "ladder": 40, "bank_counters": 3
                   "notebooks": 120}
 #: The one-block versions whose shared-memory bank conflicts ncu counts (those the
 #: registry has: the kernels branch adds 8c, 8d and 9b), and the n they are profiled at --
-#: small, so the CPU model (py2ptx.banks) counts the same accesses on the same keys.
+#: small, so the CPU model (py2ptx.banks) counts the same accesses on the same keys, and
+#: large enough that merge-split has a full warp of 16-key runs (32 threads at n = 512;
+#: at 256 its 16 threads are half a warp, at most 8-way, not 2^14's 16-way pattern).
 BANK_VERSIONS = ("odd_even_shared", "merge_split", "odd_even_registers",
                  "merge_split_interleaved", "bitonic_registers")
-BANK_N = 2**8
+BANK_N = 2**9
 #: Nsight Compute's shared-memory counters (Kernel Profiling Guide, metrics reference):
 #: bank conflicts of loads and of stores, load wavefronts, and load instructions executed
 #: (wavefronts / instructions = the conflict degree the CPU model predicts).
