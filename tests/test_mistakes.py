@@ -165,7 +165,8 @@ def test_c_compile_error_shows_the_students_line():
 def test_c_pointer_mistake_crashes_a_child_not_the_notebook():
     source = ("#include <stdint.h>\nvoid bubble_sort(int32_t *a, int32_t n)\n{\n"
               "    for (int32_t j = 1; j <= n; ++j) a[j * 100000000] = 0;\n}\n")
-    with pytest.raises(ExerciseFailed, match=r"crashed \(SIGSEGV\)\. Most likely a read or "
+    with pytest.raises(ExerciseFailed, match=r"on input 'one element' \(n=1\) crashed "
+                                             r"\(SIGSEGV\)\. Most likely a read or "
                                              r"write outside the array"):
         lab02.c_source.check(lambda: source)
     # Still alive (the crash happened in a child), and C still runs in this process:

@@ -90,9 +90,10 @@ def _check_c_source(source_fn: Callable[[], str], descending: bool = False) -> s
             # (INT32_MIN) would swap into the array, so an index one past either end writes.
             out = np.concatenate([_ZONE_BEFORE, keys, _ZONE_AFTER])
             # In a child process: a wrong pointer kills the child, not the notebook.
-            run_in_child(lambda views, n=keys.size, fn=fn: fn(views[0][_ZONE:], np.int32(n)), [out], 10.0,
+            run_in_child(lambda views, n=keys.size, fn=fn: fn(views[0][_ZONE:], np.int32(n)),
+                         [out], 10.0,
                          f"your C bubble_sort at {' '.join(flags)} on input {name!r} "
-                         f"(n={out.size})", error=ExerciseFailed,
+                         f"(n={keys.size})", error=ExerciseFailed,
                          hang_hint="Sorting 50 keys takes microseconds: is a loop never "
                                    "ending (a condition that never becomes false)?",
                          crash_hint="Most likely a read or write outside the array: with "
